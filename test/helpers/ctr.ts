@@ -1,0 +1,91 @@
+import { spawn } from 'node:child_process';
+import { chownSync, mkdtempSync } from 'node:fs';
+import { chmod, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+
+export interface Actor {
+  /** 'root' or 'user': tests run once as each. */
+  kind: 'root' | 'user';
+  uid: number;
+  gid: number;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Who the tests can act as here: root (when the suite runs as root) and the test user. */
+export function actors(): Actor[] {
+  const out: Actor[] = [];
+  const user = inject('testUser');
+  if (process.getuid?.() === 0) out.push({ kind: 'root', uid: 0, gid: 0 });
+  if (user) out.push({ kind: 'user', uid: user.uid, gid: user.gid });
+  if (out.length === 0) out.push({ kind: 'user', uid: process.getuid!(), gid: process.getgid!() });
+  return out;
+}
+
+/**
+ * A private ctr installation for one test: its own store, run directory and home, owned by
+ * the actor. `ctr(...)` runs the real built executable as that actor.
+ */
+export class CtrEnv {
+  readonly dir: string;
+  readonly home: string;
+  readonly root: string;
+  readonly runroot: string;
+
+  constructor(readonly actor: Actor) {
+    this.dir = mkdtempSync(join(tmpdir(), `ctr-test-${actor.kind}-`));
+    this.home = join(this.dir, 'home');
+    this.root = join(this.dir, 'root');
+    this.runroot = join(this.dir, 'run');
+    if (actor.uid !== process.getuid?.()) chownSync(this.dir, actor.uid, actor.gid);
+  }
+
+  env(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      HOME: this.home,
+      LANG: 'C.UTF-8',
+      CTR_ROOT: this.root,
+      CTR_RUNROOT: this.runroot,
+      ...extra,
+    };
+  }
+
+  /** Runs a command as the actor (setpriv drops to the test user with its groups). */
+  exec(argv: string[], opts: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+    const asOther = this.actor.uid !== process.getuid?.();
+    const full = asOther
+      ? ['setpriv', `--reuid=${this.actor.uid}`, `--regid=${this.actor.gid}`, '--init-groups', '--', ...argv]
+      : argv;
+    return new Promise((resolve, reject) => {
+      const child = spawn(full[0]!, full.slice(1), { env: this.env(opts.env), cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.stderr.on('data', (d: Buffer) => err.push(d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 110_000);
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? 128 + (signal ? 9 : 0), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+      });
+      child.stdin.end(opts.input ?? '');
+    });
+  }
+
+  ctr(args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+    return this.exec([...inject('ctrCommand'), ...args], opts);
+  }
+
+  /** Removes everything, including files owned by subordinate ids (via `ctr unshare` would be nicer; root can just delete). */
+  async cleanup(): Promise<void> {
+    await chmod(this.dir, 0o700).catch(() => {});
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
