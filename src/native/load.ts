@@ -1,18 +1,111 @@
-import { existsSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import * as sea from 'node:sea';
 
-/** Finds build/ctr_native.node beside the bundle (dist/../build) or the source tree. */
+/** The key under which build.mjs stores build/ctr_native.node in the single executable. */
+export const ADDON_ASSET = 'ctr_native.node';
+
+/**
+ * Loads our N-API addon: from the single executable's asset (through a per-user cache file,
+ * since dlopen needs a path), else from build/ beside the bundle (dist/../build) or the source tree.
+ */
 export function loadAddon(): unknown {
+  return dlopen(sea.isSea() ? cachedAssetFile(Buffer.from(sea.getRawAsset(ADDON_ASSET))) : findBuiltAddon());
+}
+
+function dlopen(file: string): unknown {
+  const mod = { exports: {} as unknown };
+  process.dlopen(mod, file);
+  return mod.exports;
+}
+
+function findBuiltAddon(): string {
   const candidates = [
     join(dirname(__filename), '..', 'build', 'ctr_native.node'),
     join(dirname(__filename), '..', '..', 'build', 'ctr_native.node'),
   ];
-  for (const file of candidates) {
-    if (existsSync(file)) {
-      const mod = { exports: {} as unknown };
-      process.dlopen(mod, file);
-      return mod.exports;
+  const found = candidates.find((file) => existsSync(file));
+  if (found) return found;
+  throw new Error(`the native addon ctr_native.node was not found (looked in ${candidates.join(', ')}): run npm run build`);
+}
+
+/**
+ * Returns a file holding `content`, named by its hash so every version of ctr gets its own
+ * and a file, once written, never changes. Tries the user's cache, then a private directory
+ * in /tmp, then a throwaway directory.
+ */
+export function cachedAssetFile(content: Buffer, env: NodeJS.ProcessEnv = process.env): string {
+  const name = `native-${createHash('sha256').update(content).digest('hex').slice(0, 16)}.node`;
+  for (const dir of cacheDirs(env)) {
+    const file = join(dir, name);
+    try {
+      if (!privateDir(dir)) continue;
+      if (!sameContent(file, content)) writeAtomically(file, content);
+      return file;
+    } catch {
+      // An unwritable or odd cache location: the next candidate will do.
     }
   }
-  throw new Error(`the native addon ctr_native.node was not found (looked in ${candidates.join(', ')}): run npm run build`);
+  // The file must outlive this call (dlopen happens after), so the throwaway directory stays.
+  const dir = mkdtempSync(join(tmpdir(), 'ctr-native-'));
+  writeFileSync(join(dir, name), content, { mode: 0o500 });
+  return join(dir, name);
+}
+
+function cacheDirs(env: NodeJS.ProcessEnv): string[] {
+  const dirs: string[] = [];
+  if (env.XDG_CACHE_HOME?.startsWith('/')) dirs.push(join(env.XDG_CACHE_HOME, 'ctr'));
+  const home = env.HOME?.startsWith('/') ? env.HOME : safeHomedir();
+  // A missing home is not ours to create (HOME=/nonexistent is common for service users).
+  if (home && home !== '/' && isDirectory(home)) dirs.push(join(home, '.cache', 'ctr'));
+  dirs.push(join(tmpdir(), `ctr-${process.getuid!()}`));
+  return dirs;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function safeHomedir(): string | undefined {
+  try {
+    return homedir();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Creates dir (mode 0700) when missing; true when it is a real directory owned by us that no
+ * one else can write. Inside a user namespace both our uid and the owner read as the mapped
+ * id, so the comparison still holds; nothing is chowned.
+ */
+function privateDir(dir: string): boolean {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  return st.isDirectory() && st.uid === process.getuid!() && (st.mode & 0o022) === 0;
+}
+
+function sameContent(file: string, content: Buffer): boolean {
+  try {
+    return readFileSync(file).equals(content);
+  } catch {
+    return false;
+  }
+}
+
+function writeAtomically(file: string, content: Buffer): void {
+  const temp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    writeFileSync(temp, content, { mode: 0o500, flag: 'wx' });
+    renameSync(temp, file);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
+  }
 }

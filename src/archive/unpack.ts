@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createZstdDecompress } from 'node:zlib';
+import { native } from '../native/index.js';
+import { LayerApplier, type Ownership } from './apply.js';
+import { TarParser } from './tar.js';
+import { TAR_SPLIT_FILE, TarSplitRecorder } from './tarsplit.js';
+
+export interface UnpackLayerOptions {
+  /** The layer directory to fill: diff/ and tar-split are created in it. */
+  dest: string;
+  ownership: Ownership;
+  maxUid: number;
+  maxGid: number;
+  opaqueXattr: string;
+  /** The layer's media type; the magic bytes decide, this only rejects unknown compressions. */
+  mediaType?: string;
+  user?: string;
+}
+
+export interface UnpackLayerResult {
+  diffId: string;
+  size: number;
+  notices: string[];
+}
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+/** Compression from the first bytes of the blob (registries do not always label layers right). */
+export function sniffCompression(head: Buffer): Compression | undefined {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  if (head.length >= 263 && head.toString('latin1', 257, 262) === 'ustar') return 'none';
+  if (head.length >= 512 && head.subarray(0, 512).every((b) => b === 0)) return 'none';
+  return undefined;
+}
+
+const KNOWN_SUFFIX = /(\.tar|[.+]gzip|\+zstd)$/;
+
+/** Reads a (compressed) layer from input and unpacks it into dest; the caller removes dest on failure. */
+export async function unpackLayer(input: Readable, opts: UnpackLayerOptions): Promise<UnpackLayerResult> {
+  if (opts.mediaType && !KNOWN_SUFFIX.test(opts.mediaType) && opts.mediaType.includes('layer')) {
+    throw new Error(`the layer media type ${opts.mediaType} uses a compression ctr does not support (gzip, zstd or none)`);
+  }
+  const root = join(opts.dest, 'diff');
+  mkdirSync(root, 0o755);
+  const split = new TarSplitRecorder();
+  const applier = new LayerApplier({ ...opts, root }, split);
+  const parser = new TarParser(applier);
+  const hash = createHash('sha256');
+  let size = 0;
+
+  const source = input[Symbol.asyncIterator]();
+  const first: Buffer[] = [];
+  let headLength = 0;
+  let ended = false;
+  while (headLength < 512) {
+    const next = await source.next();
+    if (next.done) {
+      ended = true;
+      break;
+    }
+    const chunk = next.value as Buffer;
+    first.push(chunk);
+    headLength += chunk.length;
+  }
+  const head = Buffer.concat(first);
+  const compression = sniffCompression(head);
+  if (compression === undefined) {
+    throw new Error(headLength === 0 ? 'the layer blob is empty' : 'the layer blob is neither gzip, zstd nor a tar archive');
+  }
+  async function* replay(): AsyncGenerator<Buffer> {
+    yield head;
+    if (ended) return;
+    for (;;) {
+      const next = await source.next();
+      if (next.done) return;
+      yield next.value as Buffer;
+    }
+  }
+  const sink = new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _enc, done) {
+      try {
+        hash.update(chunk);
+        size += chunk.length;
+        parser.write(chunk);
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    },
+    final(done) {
+      try {
+        parser.end();
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    },
+  });
+  const chunkSize = 256 * 1024;
+  try {
+    if (compression === 'gzip') await pipeline(Readable.from(replay()), createGunzip({ chunkSize }), sink);
+    else if (compression === 'zstd') await pipeline(Readable.from(replay()), createZstdDecompress({ chunkSize }), sink);
+    else await pipeline(Readable.from(replay()), sink);
+  } catch (err) {
+    const zcode = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
+    if (/^(Z_|ZSTD_)/.test(zcode)) throw new Error(`the layer's ${compression} data is corrupt or truncated (${(err as Error).message})`);
+    throw err;
+  }
+
+  const notices = applier.finish();
+  const digest = hash.digest();
+  writeDurable(join(opts.dest, TAR_SPLIT_FILE), split.serialize(size, digest));
+  const fd = openSync(root, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    native().syncfs(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return { diffId: `sha256:${digest.toString('hex')}`, size, notices };
+}
+
+function writeDurable(path: string, data: Buffer): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,123 @@
+import type { LayerPhase, PullProgress } from '../engine/pull.js';
+import { shortId } from '../image/digest.js';
+import { humanSize } from './format/units.js';
+
+interface LayerLine {
+  digest: string;
+  phase: LayerPhase;
+  bytes: number;
+  total: number;
+  started: number;
+}
+
+const REDRAW_MS = 100;
+
+/**
+ * Pull progress for people and for logs: per-layer bars with bytes and speed on a terminal,
+ * plain lines when piped, nothing when quiet. Progress goes to stderr; results to stdout.
+ */
+export function pullProgress(out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }, quiet: boolean): PullProgress & { finish(): void } {
+  if (quiet) return { finish() {}, notice: (t) => out.write(`${t}\n`) };
+  return out.isTTY ? new TerminalProgress(out) : new PlainProgress(out);
+}
+
+class PlainProgress implements PullProgress {
+  constructor(private readonly out: NodeJS.WritableStream) {}
+
+  resolved(reference: string): void {
+    this.out.write(`Trying to pull ${reference}...\n`);
+  }
+
+  layer(digest: string, phase: LayerPhase): void {
+    if (phase === 'exists') this.out.write(`Copying blob ${shortId(digest)} skipped: already exists\n`);
+    else if (phase === 'done') this.out.write(`Copying blob ${shortId(digest)} done\n`);
+  }
+
+  writingManifest(): void {
+    this.out.write('Writing manifest to image destination\n');
+  }
+
+  notice(text: string): void {
+    this.out.write(`${text}\n`);
+  }
+
+  finish(): void {}
+}
+
+class TerminalProgress implements PullProgress {
+  private readonly lines: LayerLine[] = [];
+  private drawn = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly out: NodeJS.WritableStream & { columns?: number }) {}
+
+  resolved(reference: string): void {
+    this.out.write(`Trying to pull ${reference}...\n`);
+  }
+
+  layer(digest: string, phase: LayerPhase, bytes: number, total: number): void {
+    let line = this.lines.find((l) => l.digest === digest);
+    if (!line) {
+      line = { digest, phase, bytes, total, started: Date.now() };
+      this.lines.push(line);
+    }
+    if (phase === 'downloading' && line.phase !== 'downloading') line.started = Date.now();
+    line.phase = phase;
+    line.bytes = bytes;
+    line.total = total;
+    if (phase === 'downloading') this.schedule();
+    else this.draw();
+  }
+
+  writingManifest(): void {
+    this.draw();
+    this.out.write('Writing manifest to image destination\n');
+  }
+
+  notice(text: string): void {
+    this.draw();
+    this.out.write(`${text}\n`);
+    this.drawn = 0;
+  }
+
+  finish(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.draw();
+    }, REDRAW_MS);
+  }
+
+  private draw(): void {
+    const width = Math.max(40, Math.min(this.out.columns ?? 80, 120));
+    let text = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
+    for (const l of this.lines) text += `\x1b[2K${this.render(l, width)}\n`;
+    this.drawn = this.lines.length;
+    this.out.write(text);
+  }
+
+  private render(l: LayerLine, width: number): string {
+    const id = shortId(l.digest);
+    switch (l.phase) {
+      case 'exists':
+        return `${id}: Already exists`;
+      case 'waiting':
+        return `${id}: Waiting`;
+      case 'done':
+        return `${id}: Pull complete ${humanSize(l.total)}`;
+      case 'downloading': {
+        const secs = Math.max((Date.now() - l.started) / 1000, 0.001);
+        const speed = `${humanSize(l.bytes / secs)}/s`;
+        const sizes = `${humanSize(l.bytes)}/${humanSize(l.total)}`;
+        const barWidth = Math.max(10, width - id.length - sizes.length - speed.length - 20);
+        const filled = l.total > 0 ? Math.min(barWidth, Math.floor((l.bytes / l.total) * barWidth)) : 0;
+        const bar = '='.repeat(Math.max(0, filled - 1)) + (filled > 0 ? '>' : '') + ' '.repeat(barWidth - filled);
+        return `${id}: Downloading [${bar}] ${sizes} ${speed}`;
+      }
+    }
+  }
+}

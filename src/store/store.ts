@@ -1,0 +1,53 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { BlobStore } from './blobs.js';
+import { ImageIndex, type ImageRecord } from './images.js';
+import { LayerStore, type TreeRemover } from './layers.js';
+import { withLock } from './lock.js';
+import { resolveLocation, type LocationOptions, type StoreLocation } from './paths.js';
+
+export interface StoreOptions extends LocationOptions {
+  /** Deletes trees that may hold files of subordinate ids (rootless: inside the user namespace). */
+  remover: TreeRemover;
+}
+
+/**
+ * Everything ctr keeps on disk. Paths and locks live here and nowhere else: callers use
+ * these objects' verbs, never build paths of their own.
+ */
+export class Store {
+  readonly location: StoreLocation;
+  readonly blobs: BlobStore;
+  readonly layers: LayerStore;
+  readonly images: ImageIndex;
+  private readonly lockPath: string;
+
+  private constructor(location: StoreLocation, remover: TreeRemover) {
+    this.location = location;
+    mkdirSync(location.root, { recursive: true, mode: 0o700 });
+    mkdirSync(location.runroot, { recursive: true, mode: 0o700 });
+    this.blobs = new BlobStore(join(location.root, 'blobs'));
+    this.layers = new LayerStore(join(location.root, 'layers'), remover);
+    this.images = new ImageIndex(location.root);
+    this.lockPath = join(location.root, 'store.lock');
+  }
+
+  static open(opts: StoreOptions): Store {
+    return new Store(resolveLocation(opts), opts.remover);
+  }
+
+  /** Runs fn with the store's metadata lock held (short critical sections only). */
+  locked<T>(fn: () => Promise<T> | T): Promise<T> {
+    return withLock(this.lockPath, fn);
+  }
+
+  /** Read-modify-write of the image index under the lock. */
+  updateImages<T>(fn: (images: ImageRecord[]) => T): Promise<T> {
+    return this.locked(() => {
+      const images = this.images.list();
+      const result = fn(images);
+      this.images.save(images);
+      return result;
+    });
+  }
+}
