@@ -60,11 +60,15 @@ async function manPages() {
 async function singleExecutable() {
   const work = join(here, 'build/sea');
   mkdirSync(work, { recursive: true });
+  // With a code cache, Node's SEA cannot run a real import(); esbuild must have turned each one into require().
+  if (/\bimport\(/.test(readFileSync(bundleFile, 'utf8'))) throw new Error('dist/ctr.js contains import(), which the single executable cannot run');
   const config = join(work, 'sea-config.json');
   writeFileSync(config, JSON.stringify({
     main: bundleFile,
     output: join(work, 'ctr.blob'),
     disableExperimentalSEAWarning: true,
+    // V8's compiled code for the bundle travels along: 10-15 ms less start-up for every command.
+    useCodeCache: true,
     // A user's NODE_OPTIONS is meant for their node programs, not for ctr.
     execArgvExtension: 'none',
     assets: { [ADDON_ASSET]: addon },

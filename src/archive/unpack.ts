@@ -82,7 +82,7 @@ export async function unpackLayer(input: Readable, opts: UnpackLayerOptions): Pr
     }
   }
   const sink = new Writable({
-    highWaterMark: 1 << 20,
+    highWaterMark: 4 << 20,
     write(chunk: Buffer, _enc, done) {
       try {
         hash.update(chunk);
@@ -102,10 +102,12 @@ export async function unpackLayer(input: Readable, opts: UnpackLayerOptions): Pr
       }
     },
   });
+  // Deep buffers let the zlib thread decompress ahead while this thread is busy creating files.
   const chunkSize = 256 * 1024;
+  const highWaterMark = 16 << 20;
   try {
-    if (compression === 'gzip') await pipeline(Readable.from(replay()), createGunzip({ chunkSize }), sink);
-    else if (compression === 'zstd') await pipeline(Readable.from(replay()), createZstdDecompress({ chunkSize }), sink);
+    if (compression === 'gzip') await pipeline(Readable.from(replay()), createGunzip({ chunkSize, highWaterMark }), sink);
+    else if (compression === 'zstd') await pipeline(Readable.from(replay()), createZstdDecompress({ chunkSize, highWaterMark }), sink);
     else await pipeline(Readable.from(replay()), sink);
   } catch (err) {
     const zcode = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';

@@ -85,7 +85,9 @@ export function listImages(opts: ListImagesOptions): ImageRow[] {
       const familiar = familiarName(ref);
       return { ...base, repository: familiar, tag: ref.tag ?? '<none>' };
     });
-    const candidates = named.length > 0 ? named : [{ ...base, repository: '<none>', tag: '<none>' }];
+    // Pulled by digest only: docker shows the repository with a <none> tag.
+    const byDigest = img.repoDigests.map((d) => ({ ...base, repository: familiarName(parseReference(d)), tag: '<none>', digest: d.split('@')[1]! }));
+    const candidates = named.length > 0 ? named : byDigest.length > 0 ? byDigest : [{ ...base, repository: '<none>', tag: '<none>' }];
     for (const row of candidates) if (filters.every((f) => f(row))) rows.push(row);
   }
   return rows;

@@ -11,7 +11,8 @@ const KNOWN_ARCH = new Set([
   'mipsle', 'mips64', 'mips64le', 'mips64p32', 'mips64p32le', 'ppc', 'riscv', 'riscv64', 's390', 's390x',
   'sparc', 'sparc64', 'wasm',
 ]);
-const COMPONENT_RE = /^[A-Za-z0-9_-]+$/;
+const OS_RE = /^[A-Za-z0-9_-]+$/;
+const COMPONENT_RE = /^[A-Za-z0-9_.-]+$/;
 
 /** The OCI platform for a Node architecture name; split out of hostPlatform so every arch can be tested. */
 export function platformForNodeArch(arch: string, armVersion?: string | number, byteOrder = 'LE'): Platform {
@@ -100,9 +101,9 @@ export function parsePlatform(specifier: string, host: Platform = hostPlatform()
     new CtrError(`invalid platform "${specifier}": ${why}; use os/arch[/variant], e.g. linux/arm64/v8`);
   const parts = specifier.split('/');
   if (parts.length > 3) throw fail('too many components');
-  for (const part of parts) {
-    if (!COMPONENT_RE.test(part)) throw fail(`"${part}" is not a valid component`);
-  }
+  parts.forEach((part, i) => {
+    if (!(i === 0 ? OS_RE : COMPONENT_RE).test(part)) throw fail(`"${part}" is not a valid component`);
+  });
   const [first = '', second, third] = parts;
   if (parts.length === 1) {
     const os = first.toLowerCase();

@@ -5,7 +5,6 @@ import { actors, CtrEnv, type Actor } from '../helpers/ctr.js';
 import { pushIndex, pushTestImage, sha256, type TestImage } from '../fixtures/images.js';
 import { makeLayer } from '../fixtures/layers.js';
 import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
-import { pushManifest } from '../fixtures/push.js';
 
 let reg: TestRegistry;
 let base: TestImage;
@@ -36,15 +35,17 @@ beforeAll(async () => {
   app = await pushTestImage(reg, 'test/app', 'v1', { layers: [baseLayer, appLayer], labels: { team: 'core' } });
   zstdImage = await pushTestImage(reg, 'test/zstd', 'latest', { layers: [makeLayer([{ type: 'file', path: 'z', content: 'zstd!\n' }])], compression: 'zstd' });
   dockerImage = await pushTestImage(reg, 'test/docker', 'latest', { layers: [makeLayer([{ type: 'file', path: 'd', content: 'docker\n' }])], format: 'docker' });
-  const amd = await pushTestImage(reg, 'test/multi', 'amd64', { layers: [makeLayer([{ type: 'file', path: 'arch', content: 'amd64\n' }])] });
+  const amdLayer = makeLayer([{ type: 'file', path: 'arch', content: 'amd64\n' }]);
+  const amd = await pushTestImage(reg, 'test/multi', 'amd64', { layers: [amdLayer] });
   const arm = await pushTestImage(reg, 'test/multi', 'arm64', { layers: [makeLayer([{ type: 'file', path: 'arch', content: 'arm64\n' }])], architecture: 'arm64', variant: 'v8' });
   await pushIndex(reg, 'test/multi', 'latest', [
     { image: amd, platform: { architecture: 'amd64', os: 'linux' } },
     { image: arm, platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } },
   ]);
-  await pushIndex(reg, 'test/multi-docker', 'latest', [{ image: amd, platform: { architecture: 'amd64', os: 'linux' } }], 'docker');
-  // The index references manifests by digest in another repository: push them here too.
-  await pushManifest(reg, 'test/multi-docker', amd.manifestDigest, amd.manifest, amd.mediaType);
+  // A registry resolves an index's manifests in the same repository: the same image again there.
+  const amdHere = await pushTestImage(reg, 'test/multi-docker', 'amd64', { layers: [amdLayer] });
+  expect(amdHere.manifestDigest).toBe(amd.manifestDigest);
+  await pushIndex(reg, 'test/multi-docker', 'latest', [{ image: amdHere, platform: { architecture: 'amd64', os: 'linux' } }], 'docker');
   const liar = await pushTestImage(reg, 'test/liar', 'latest', { layers: [makeLayer([{ type: 'file', path: 'x', content: 'x' }])], diffIds: [sha256('something else')] });
   expect(liar.id).toMatch(/^sha256:/);
 }, 120_000);
