@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdtempSync } from 'node:fs';
 import { chmod, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -77,6 +77,14 @@ export class CtrEnv {
       });
       child.stdin.end(opts.input ?? '');
     });
+  }
+
+  /** Starts ctr without waiting, for tests that signal or kill it. */
+  spawnCtr(args: string[], env: Record<string, string> = {}): ChildProcess {
+    const argv = [...inject('ctrCommand'), ...args];
+    const asOther = this.actor.uid !== process.getuid?.();
+    const full = asOther ? ['setpriv', `--reuid=${this.actor.uid}`, `--regid=${this.actor.gid}`, '--init-groups', '--', ...argv] : argv;
+    return spawn(full[0]!, full.slice(1), { env: this.env(env), cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
   ctr(args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
