@@ -41,6 +41,8 @@ export interface PullOptions extends EngineOptions, RegistryAccessOptions {
   reference: string;
   /** os/arch[/variant]; default: this host. */
   platform?: string;
+  /** Pull every tag of the repository (the reference must not name a tag or digest). */
+  allTags?: boolean;
   progress?: PullProgress;
   signal?: AbortSignal;
 }
@@ -73,9 +75,18 @@ function splitCreds(creds: string): { username: string; password: string } {
 }
 
 /** Pulls an image (or the right platform of a multi-platform one) into the store. */
-export async function pull(opts: PullOptions): Promise<PullResult> {
+export async function pull(opts: PullOptions): Promise<PullResult[]> {
   const engine = openEngine(opts);
-  return pullInto(engine, opts);
+  if (!opts.allTags) return [await pullInto(engine, opts)];
+  const last = opts.reference.split('/').pop() ?? '';
+  if (last.includes(':') || last.includes('@')) throw new CtrError(`--all-tags pulls every tag of a repository: give ${opts.reference.replace(/[:@][^/]*$/, '')} without a tag or digest`);
+  const ref = parseReference(opts.reference);
+  const repo = repositoryName(ref);
+  const tags = await registryClient(ref, opts).listTags(ref.path);
+  if (tags.length === 0) throw new CtrError(`repository ${repo} has no tags`);
+  const results: PullResult[] = [];
+  for (const tag of tags) results.push(await pullInto(engine, { ...opts, reference: `${repo}:${tag}` }));
+  return results;
 }
 
 export async function pullInto(engine: Engine, opts: PullOptions): Promise<PullResult> {

@@ -32,6 +32,7 @@ function hostId(actor: Actor, id: number, file = '/etc/subuid'): number {
 beforeAll(async () => {
   reg = await startRegistry();
   base = await pushTestImage(reg, 'test/base', 'v1', { layers: [baseLayer] });
+  await pushTestImage(reg, 'test/base', 'v2', { layers: [baseLayer] });
   app = await pushTestImage(reg, 'test/app', 'v1', { layers: [baseLayer, appLayer], labels: { team: 'core' } });
   zstdImage = await pushTestImage(reg, 'test/zstd', 'latest', { layers: [makeLayer([{ type: 'file', path: 'z', content: 'zstd!\n' }])], compression: 'zstd' });
   dockerImage = await pushTestImage(reg, 'test/docker', 'latest', { layers: [makeLayer([{ type: 'file', path: 'd', content: 'docker\n' }])], format: 'docker' });
@@ -174,6 +175,17 @@ describe.each(actors())('pull as $kind', (actor) => {
     expect(readdirSync(join(env.root, 'layers')).sort()).toEqual(layersBefore);
     expect(readdirSync(join(env.root, 'layers', '.tmp'))).toEqual([]);
     expect(readdirSync(join(env.root, 'layers', '.trash'))).toEqual([]);
+  });
+
+  it('--all-tags pulls every tag of a repository', async () => {
+    const r = await env.ctr(['pull', '-q', '--all-tags', `${reg.host}/test/base`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`${base.id.slice(7)}\n${base.id.slice(7)}\n`);
+    const tags = await env.ctr(['images', '--format', '{{.Tag}}', `${reg.host}/test/base`]);
+    expect(tags.stdout.split('\n').filter(Boolean).sort()).toEqual(['v1', 'v2']);
+    const bad = await env.ctr(['pull', '--all-tags', `${reg.host}/test/base:v1`]);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toMatch(/without a tag/);
   });
 
   it('parallel pulls of the same image all succeed and store it once', async () => {

@@ -81,6 +81,10 @@ describe('trim markers and comments', () => {
     expect(run('a {{- .X}} b', { X: 'x' })).toBe('ax b');
   });
 
+  test('trim markers also eat tabs and newlines typed as \\t and \\n', () => {
+    expect(run('{{.A}}\\t\\n {{- .B}}', { A: 'a', B: 'b' })).toBe('ab');
+  });
+
   test('a minus without a space is a negative number, not a trim marker', () => {
     expect(run('a {{-3}} b')).toBe('a -3 b');
   });
@@ -178,7 +182,9 @@ describe('pipelines and functions', () => {
 
   test('printf with common verbs, println and print', () => {
     expect(run('{{printf "%s %d %v %q" "a" 42 .RepoTags "q"}}', image)).toBe('a 42 [busybox:latest busybox:1.36] "q"');
-    expect(run('{{printf "%-6s|%6s|%06.2f|%x|%5.1f%%" "ab" "cd" 3.14159 255 99.95}}')).toBe('ab    |    cd|003.14|ff| 99.9%');
+    expect(run('{{printf "%-6s|%6s|%06.2f|%x|%5.1f%%" "ab" "cd" 3.14159 255 99.94}}')).toBe('ab    |    cd|003.14|ff| 99.9%');
+    // Go rounds the exact binary value, ties to even: 99.95 is slightly above the tie, 0.125 and 2.5 are ties.
+    expect(run('{{printf "%.1f %.2f %.0f %.0f" 99.95 0.125 2.5 3.5}}')).toBe('100.0 0.12 2 4');
     expect(run('{{.Size | printf "%d bytes"}}', image)).toBe('4261234 bytes');
     expect(run('{{println "a" 1}}{{print "a" 1 2}}')).toBe('a 1\na1 2');
     expect(run('{{printf "%d" "x"}} {{printf "%s"}}')).toBe('%!d(string=x) %!s(MISSING)');

@@ -199,9 +199,11 @@ function lex(text: string, escapes: boolean): Item[] {
   const items: Item[] = [];
   let i = 0;
   let trimNext = false;
-  const pushText = (t: string) => {
+  // Escapes are converted before trimming, so {{- also eats a typed \t, as in docker.
+  const pushText = (t: string, trimRight = false) => {
     let s = escapes ? t.replace(/\\t/g, '\t').replace(/\\n/g, '\n') : t;
     if (trimNext) s = s.replace(/^[ \t\r\n]+/, '');
+    if (trimRight) s = s.replace(/[ \t\r\n]+$/, '');
     trimNext = false;
     if (s !== '') items.push({ kind: 'text', text: s });
   };
@@ -213,14 +215,8 @@ function lex(text: string, escapes: boolean): Item[] {
     }
     let inner = open + 2;
     const leftTrim = text[inner] === '-' && SPACE.has(text[inner + 1] ?? '');
-    let before = text.slice(i, open);
-    if (leftTrim) {
-      before = before.replace(/[ \t\r\n]+$/, '');
-      inner += 1;
-    }
-    pushText(before);
-    let close: number;
-    let end: number;
+    if (leftTrim) inner += 1;
+    pushText(text.slice(i, open), leftTrim);
     let rightTrim = false;
     const afterSpace = text.slice(inner).replace(/^[ \t\r\n]*/, '');
     if (afterSpace.startsWith('/*')) {
@@ -229,23 +225,24 @@ function lex(text: string, escapes: boolean): Item[] {
       const after = text.slice(commentEnd + 2);
       const m = /^([ \t\r\n]-)?}}/.exec(after);
       if (!m) throw syntaxError('comment ends before closing delimiter');
-      rightTrim = m[1] !== undefined;
       i = commentEnd + 2 + m[0].length;
-      trimNext = rightTrim;
+      trimNext = m[1] !== undefined;
       continue;
     }
     // Find the closing delimiter outside of quoted strings.
     let j = inner;
-    close = -1;
+    let close = -1;
     while (j < text.length) {
       const c = text[j];
       if (c === '"' || c === "'") {
         j++;
         while (j < text.length && text[j] !== c && text[j] !== '\n') j += text[j] === '\\' ? 2 : 1;
+        if (text[j] !== c) throw syntaxError(c === '"' ? 'unterminated quoted string' : 'unterminated character constant');
         j++;
       } else if (c === '`') {
         const e = text.indexOf('`', j + 1);
-        j = e === -1 ? text.length : e + 1;
+        if (e === -1) throw syntaxError('unterminated raw quoted string');
+        j = e + 1;
       } else if (text.startsWith('}}', j)) {
         close = j;
         break;
@@ -254,7 +251,7 @@ function lex(text: string, escapes: boolean): Item[] {
       }
     }
     if (close === -1) throw syntaxError('unclosed action: missing "}}"');
-    end = close + 2;
+    const end = close + 2;
     if (text[close - 1] === '-' && close - 2 >= inner && SPACE.has(text[close - 2] ?? '')) {
       rightTrim = true;
       close -= 1;

@@ -79,7 +79,8 @@ export function parseSize(s: string): number {
       size *= multiplier;
     }
   }
-  return Math.trunc(size);
+  const bytes = Math.trunc(size);
+  return bytes === 0 ? 0 : bytes;
 }
 
 const DURATION_UNITS_MS: Record<string, number> = {

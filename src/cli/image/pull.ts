@@ -18,10 +18,12 @@ export class PullCommand extends CtrCommand {
       ['Pull from a private registry', '$0 pull registry.example:5000/team/app:1.2'],
       ['Pull a pinned digest for arm64', '$0 pull --platform linux/arm64 alpine@sha256:<digest>'],
       ['Print only the image ID', '$0 pull -q busybox'],
+      ['Every tag of a repository', '$0 pull --all-tags registry.example:5000/team/app'],
     ],
   });
 
   quiet = Option.Boolean('-q,--quiet', false, { description: 'print only the image ID' });
+  allTags = Option.Boolean('-a,--all-tags', false, { description: 'pull every tagged image of the repository' });
   platform = Option.String('--platform', { description: 'OS/ARCH[/VARIANT] to pull (default: this host)' });
   tlsVerify = tlsVerifyOption();
   certDir = certDirOption();
@@ -33,14 +35,15 @@ export class PullCommand extends CtrCommand {
     const { pull } = await import('../../engine/pull.js');
     const progress = pullProgress(this.context.stderr, this.quiet);
     try {
-      const result = await pull({
+      const results = await pull({
         ...this.context.globals,
         reference: this.reference,
         platform: this.platform,
+        allTags: this.allTags,
         ...registryAccess(this),
         progress,
       });
-      this.context.stdout.write(`${result.id.slice('sha256:'.length)}\n`);
+      for (const r of results) this.context.stdout.write(`${r.id.slice('sha256:'.length)}\n`);
     } finally {
       progress.finish();
     }
