@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { probeStorage } from '../runtime/storage.js';
 import { version } from '../version.js';
 import { openEngine, type EngineOptions } from './context.js';
 
@@ -47,7 +48,7 @@ async function cgroupMode(): Promise<string> {
 export async function info(opts: EngineOptions): Promise<Info> {
   const { store, mapping } = openEngine(opts);
   const [kernel, cgroups] = await Promise.all([firstLine('uname', ['-r']), cgroupMode()]);
-  const runtime = await probeRuntime(cgroups);
+  const [runtime, storageMode] = await Promise.all([probeRuntime(cgroups), store.withScratchDir((dir) => probeStorage(mapping, dir))]);
   return {
     version,
     node: process.version,
@@ -57,8 +58,7 @@ export async function info(opts: EngineOptions): Promise<Info> {
       runroot: store.location.runroot,
       images: store.images.list().length,
       layers: store.layers.list().length,
-      // Containers (overlay over the layers) come with `ctr run`; layers are stored unpacked.
-      storageMode: 'unpacked layers (overlay lowerdirs)',
+      storageMode,
     },
     rootless: store.location.rootless,
     idMapping: { mode: mapping.mode, uidMap: mapping.uidMap, gidMap: mapping.gidMap, warning: mapping.warning },

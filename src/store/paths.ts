@@ -23,8 +23,8 @@ export interface LocationOptions {
 export function resolveLocation(opts: LocationOptions = {}, env: NodeJS.ProcessEnv = process.env): StoreLocation {
   const uid = process.getuid?.() ?? 0;
   const rootless = uid !== 0;
-  const root = opts.root ?? env.CTR_ROOT ?? (rootless ? join(dataHome(env), 'ctr') : '/var/lib/ctr');
-  const runroot = opts.runroot ?? env.CTR_RUNROOT ?? (rootless ? join(runtimeDir(env, uid), 'ctr') : '/run/ctr');
+  const root = opts.root || env.CTR_ROOT || (rootless ? join(dataHome(env), 'ctr') : '/var/lib/ctr');
+  const runroot = opts.runroot || env.CTR_RUNROOT || (rootless ? join(runtimeDir(env, uid), 'ctr') : '/run/ctr');
   return { root: resolve(root), runroot: resolve(runroot), rootless };
 }
 

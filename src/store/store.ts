@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlobStore } from './blobs.js';
 import { ImageIndex, type ImageRecord } from './images.js';
@@ -39,6 +39,18 @@ export class Store {
   /** Runs fn with the store's metadata lock held (short critical sections only). */
   locked<T>(fn: () => Promise<T> | T): Promise<T> {
     return withLock(this.lockPath, fn);
+  }
+
+  /** Runs fn with a private scratch directory on the store's file system, removed afterwards. */
+  async withScratchDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+    const parent = join(this.location.root, 'tmp');
+    mkdirSync(parent, { recursive: true, mode: 0o700 });
+    const dir = mkdtempSync(join(parent, 'scratch-'));
+    try {
+      return await fn(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   /** Read-modify-write of the image index under the lock. */
