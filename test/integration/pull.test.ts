@@ -188,6 +188,21 @@ describe.each(actors())('pull as $kind', (actor) => {
     expect(bad.stderr).toMatch(/without a tag/);
   });
 
+  it('a name taken by another image leaves the old one dangling; image prune removes it and its layers', async () => {
+    expect((await env.ctr(['pull', '-q', `${reg.host}/test/zstd`])).code).toBe(0);
+    expect((await env.ctr(['tag', `${reg.host}/test/base:v1`, `${reg.host}/test/zstd:latest`])).code).toBe(0);
+    const dangling = await env.ctr(['images', '--filter', 'dangling=true', '--format', 'json']);
+    const rows = dangling.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.ID)).toContain(zstdImage.id.slice(7, 19));
+    const prune = await env.ctr(['image', 'prune', '-f']);
+    expect(prune.code, prune.stderr).toBe(0);
+    expect(prune.stdout).toContain(`deleted: ${zstdImage.id}`);
+    expect(prune.stdout).toMatch(/Total reclaimed space: \d/);
+    expect(existsSync(layerDir(zstdImage.diffIds[0]!))).toBe(false);
+    expect((await env.ctr(['images', '--filter', 'dangling=true', '-q'])).stdout).toBe('');
+    expect((await env.ctr(['inspect', '--format', '{{.Id}}', `${reg.host}/test/zstd`])).stdout.trim()).toBe(base.id);
+  });
+
   it('parallel pulls of the same image all succeed and store it once', async () => {
     const fresh = new CtrEnv(actor);
     try {
