@@ -6,7 +6,12 @@ import type { CtrContext } from './command.js';
 import { commands } from './commands.js';
 
 export function makeCli(): Cli<CtrContext> {
-  const cli = new Cli<CtrContext>({ binaryLabel: 'ctr', binaryName: 'ctr', binaryVersion: version });
+  const cli = new Cli<CtrContext>({
+    binaryLabel: 'ctr',
+    binaryName: 'ctr',
+    binaryVersion: version,
+    enableColors: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+  });
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
   for (const c of commands) cli.register(c);
@@ -31,6 +36,12 @@ export async function runCli(argv: string[], globals: GlobalArgs): Promise<numbe
     process.stderr.write(cli.error(err, { colored: false }));
     return 125;
   }
+  if (command.help) {
+    process.stdout.write(cli.usage(command, { detailed: true }));
+    return 0;
+  }
+  // Builtins.HelpCommand (ctr --help) prints through this.cli, which Cli.run() would have set.
+  command.cli = cli as unknown as typeof command.cli;
   try {
     return (await command.validateAndExecute()) ?? 0;
   } catch (err) {

@@ -12,7 +12,19 @@ export const ADDON_ASSET = 'ctr_native.node';
  * since dlopen needs a path), else from build/ beside the bundle (dist/../build) or the source tree.
  */
 export function loadAddon(): unknown {
-  return dlopen(sea.isSea() ? cachedAssetFile(Buffer.from(sea.getRawAsset(ADDON_ASSET))) : findBuiltAddon());
+  if (!sea.isSea()) return dlopen(findBuiltAddon());
+  const content = Buffer.from(sea.getRawAsset(ADDON_ASSET));
+  const cached = cachedAssetFile(content);
+  if (cached) return dlopen(cached);
+  // No usable cache: a throwaway copy will do, and a loaded library no longer needs its file.
+  const dir = mkdtempSync(join(tmpdir(), 'ctr-native-'));
+  try {
+    const file = join(dir, ADDON_ASSET);
+    writeFileSync(file, content, { mode: 0o500 });
+    return dlopen(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function dlopen(file: string): unknown {
@@ -32,11 +44,11 @@ function findBuiltAddon(): string {
 }
 
 /**
- * Returns a file holding `content`, named by its hash so every version of ctr gets its own
- * and a file, once written, never changes. Tries the user's cache, then a private directory
- * in /tmp, then a throwaway directory.
+ * Returns a cache file holding `content`, named by its hash so every version of ctr gets its
+ * own and a file, once written, never changes: in the user's cache, else in a private
+ * directory in the temp dir; undefined when neither can be used.
  */
-export function cachedAssetFile(content: Buffer, env: NodeJS.ProcessEnv = process.env): string {
+export function cachedAssetFile(content: Buffer, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const name = `native-${createHash('sha256').update(content).digest('hex').slice(0, 16)}.node`;
   for (const dir of cacheDirs(env)) {
     const file = join(dir, name);
@@ -48,10 +60,7 @@ export function cachedAssetFile(content: Buffer, env: NodeJS.ProcessEnv = proces
       // An unwritable or odd cache location: the next candidate will do.
     }
   }
-  // The file must outlive this call (dlopen happens after), so the throwaway directory stays.
-  const dir = mkdtempSync(join(tmpdir(), 'ctr-native-'));
-  writeFileSync(join(dir, name), content, { mode: 0o500 });
-  return join(dir, name);
+  return undefined;
 }
 
 function cacheDirs(env: NodeJS.ProcessEnv): string[] {
@@ -60,8 +69,25 @@ function cacheDirs(env: NodeJS.ProcessEnv): string[] {
   const home = env.HOME?.startsWith('/') ? env.HOME : safeHomedir();
   // A missing home is not ours to create (HOME=/nonexistent is common for service users).
   if (home && home !== '/' && isDirectory(home)) dirs.push(join(home, '.cache', 'ctr'));
-  dirs.push(join(tmpdir(), `ctr-${process.getuid!()}`));
+  dirs.push(join(tmpdir(), `ctr-${hostUid()}`));
   return dirs;
+}
+
+/**
+ * Our uid as the temp dir's owner knows it: inside a user namespace (rootless workers) we are
+ * uid 0, but the directory a run outside made is named after the user's real uid.
+ */
+function hostUid(): number {
+  const uid = process.getuid!();
+  try {
+    for (const line of readFileSync('/proc/self/uid_map', 'utf8').trim().split('\n')) {
+      const [inside, outside, count] = line.trim().split(/\s+/).map(Number) as [number, number, number];
+      if (uid >= inside && uid < inside + count) return outside + (uid - inside);
+    }
+  } catch {
+    // No /proc: the uid we see is the best we know.
+  }
+  return uid;
 }
 
 function isDirectory(path: string): boolean {

@@ -75,6 +75,8 @@ export class CtrEnv {
         clearTimeout(timer);
         resolve({ code: code ?? 128 + (signal ? 9 : 0), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
       });
+      // A process that exits before reading its input must not crash the test run.
+      child.stdin.on('error', () => {});
       child.stdin.end(opts.input ?? '');
     });
   }

@@ -127,6 +127,19 @@ describe.each(actors())('the addon inside the executable, as $kind', (actor: Act
     if (actor.uid === 0) execFileSync('chown', ['65534:65534', squatter]);
     await selftest({ HOME: '/nonexistent', TMPDIR: tmp });
     expect(readdirSync(squatter)).toEqual([]);
+    // It loaded from a throwaway copy and left nothing behind.
+    expect(readdirSync(tmp)).toEqual([`ctr-${actor.uid}`]);
+  });
+
+  it('shares the temp-dir fallback with runs inside a user namespace', async () => {
+    const tmp = join(env.dir, 'tmp-userns');
+    await mkdirAs(tmp);
+    const extra = { HOME: '/nonexistent', TMPDIR: tmp };
+    await selftest(extra);
+    const run = await env.exec(['unshare', '--user', '--map-root-user', ctr, '__selftest-native'], { env: extra });
+    expect(run.stdout).toBe('ok\n');
+    expect(readdirSync(tmp)).toEqual([`ctr-${actor.uid}`]);
+    expect(cachedAddons(join(tmp, `ctr-${actor.uid}`))).toHaveLength(1);
   });
 
   it('works inside a user namespace, where the user is root', async () => {
@@ -144,7 +157,8 @@ describe('man pages', () => {
   it('exist for ctr and every command path, and for nothing else', () => {
     const expected = ['ctr.1', ...paths().map((p) => `ctr-${p.join('-')}.1`)].sort();
     expect(readdirSync(man).filter((f) => f.endsWith('.1')).sort()).toEqual(expected);
-    expect(expected.some((f) => f.includes('__'))).toBe(false);
+    // Internal commands (the executable runs __selftest-native above) get no page.
+    expect(readdirSync(man).filter((f) => f.includes('__'))).toEqual([]);
   });
 
   it("carry each command's description and options", () => {
@@ -186,6 +200,11 @@ describe('shell completion', () => {
 
   it('completes `ctr ver<TAB>` to version in bash', () => {
     expect(bashComplete(['ctr', 'ver'])).toEqual(['version']);
+  });
+
+  it('never offers internal commands', () => {
+    expect(bashComplete(['ctr', '__'])).toEqual([]);
+    expect(readFileSync(script('bash'), 'utf8')).not.toContain('__selftest');
   });
 
   it('offers every top-level command word in bash, after global options too', () => {

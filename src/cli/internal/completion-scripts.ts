@@ -32,12 +32,15 @@ function tree(reference: CommandReference[]): Tree {
         const self = path.slice(0, i + 1).join(' ');
         if (!children.has(self)) children.set(self, []);
         const list = children.get(parent)!;
-        if (!list.some((w) => w.word === path[i])) list.push({ word: path[i]!, description: self });
+        if (!list.some((w) => w.word === path[i])) list.push({ word: path[i]!, description: '' });
       }
     }
   }
-  for (const list of children.values()) {
-    for (const w of list) w.description = descriptions.get(w.description) ?? `${w.description} commands`;
+  for (const [parent, list] of children) {
+    for (const w of list) {
+      const self = parent ? `${parent} ${w.word}` : w.word;
+      w.description = descriptions.get(self) ?? `${self} commands`;
+    }
     list.sort((a, b) => a.word.localeCompare(b.word));
   }
   return { nodes: [...children.keys()].filter((n) => n !== ''), children, commands };
