@@ -3,16 +3,20 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=(
-  ca-certificates make gcc g++ git tar gzip zstd util-linux procps iproute2
-  runc crun uidmap fuse-overlayfs conmon catatonit
-  docker-registry apache2-utils openssl skopeo umoci podman
-  busybox-static hyperfine man-db
+  # the build: the addon is C, strip shrinks the executable
+  ca-certificates make gcc g++ binutils git tar gzip zstd xz-utils util-linux procps
+  # runtimes, user namespaces and storage
+  runc crun uidmap fuse-overlayfs conmon passt slirp4netns catatonit tini
+  # real components the tests run against or compare with
+  docker-registry skopeo umoci podman busybox-static debootstrap apache2-utils openssl
+  # timing, the man page and completion tests
+  hyperfine man-db groff-base zsh fish
 )
 command -v npm >/dev/null || packages+=(nodejs npm)
-apt-get update -qq
+apt-get -o Acquire::Retries=3 update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
-# The Debian package starts a registry on :5000 as a service; tests start their own.
+# The Debian package may start a registry on :5000 as a service; ctr's tests start their own.
 if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registry 2>/dev/null; then
   systemctl disable --now docker-registry >/dev/null 2>&1 || true
 fi
-echo "install-deps: installed ${#packages[@]} packages"
+echo "install-deps: ${#packages[@]} packages installed"
