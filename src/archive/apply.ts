@@ -336,11 +336,11 @@ export class LayerApplier implements TarSink {
   private special(rel: string, h: TarHeader): void {
     if (rel === '') throw new UnsafeLayerError(`the layer entry "${displayName(h.name)}" would replace the layer's root directory`);
     const isDevice = h.type !== TarType.Fifo;
+    this.ensureParents(rel, h.name);
     if (isDevice && this.opts.ownership !== 'root') {
       this.notices.add('devices', 'device nodes were skipped (a rootless user cannot create them)', rel);
       return;
     }
-    this.ensureParents(rel, h.name);
     const path = this.abs(rel);
     const type = h.type === TarType.Fifo ? S_IFIFO : h.type === TarType.CharDevice ? S_IFCHR : S_IFBLK;
     const make = () => native().mknod(path, type | (h.mode & 0o777), h.devmajor, h.devminor);

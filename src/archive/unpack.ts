@@ -84,14 +84,17 @@ export async function unpackLayer(input: Readable, opts: UnpackLayerOptions): Pr
   const sink = new Writable({
     highWaterMark: 4 << 20,
     write(chunk: Buffer, _enc, done) {
-      try {
-        hash.update(chunk);
-        size += chunk.length;
-        parser.write(chunk);
-        done();
-      } catch (err) {
-        done(err as Error);
-      }
+      // Deferred so zlib's callback returns and hands the next input to its thread first.
+      setImmediate(() => {
+        try {
+          hash.update(chunk);
+          size += chunk.length;
+          parser.write(chunk);
+          done();
+        } catch (err) {
+          done(err as Error);
+        }
+      });
     },
     final(done) {
       try {
@@ -104,10 +107,10 @@ export async function unpackLayer(input: Readable, opts: UnpackLayerOptions): Pr
   });
   // Deep buffers let the zlib thread decompress ahead while this thread is busy creating files.
   const chunkSize = 256 * 1024;
-  const highWaterMark = 16 << 20;
+  const streamOptions = { chunkSize, highWaterMark: 16 << 20 };
   try {
-    if (compression === 'gzip') await pipeline(Readable.from(replay()), createGunzip({ chunkSize, highWaterMark }), sink);
-    else if (compression === 'zstd') await pipeline(Readable.from(replay()), createZstdDecompress({ chunkSize, highWaterMark }), sink);
+    if (compression === 'gzip') await pipeline(Readable.from(replay()), createGunzip(streamOptions), sink);
+    else if (compression === 'zstd') await pipeline(Readable.from(replay()), createZstdDecompress(streamOptions), sink);
     else await pipeline(Readable.from(replay()), sink);
   } catch (err) {
     const zcode = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';

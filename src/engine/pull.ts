@@ -97,6 +97,7 @@ export async function pullInto(engine: Engine, opts: PullOptions): Promise<PullR
   const repo = ref.path;
   const { store } = engine;
 
+  if (engine.mapping.warning) opts.progress?.notice?.(`Warning: ${engine.mapping.warning}`);
   await store.layers.cleanup();
 
   const top = await client.getManifest(repo, ref.digest ?? ref.tag ?? 'latest', ACCEPT).catch((err: unknown) => {
