@@ -1,13 +1,12 @@
 import { version } from './version.js';
 
 /** Options that go before the command name, as in `ctr --root /x images`. */
-const GLOBAL_VALUE_OPTIONS = new Set(['--root', '--runroot', '--runtime', '--log-level']);
+const GLOBAL_VALUE_OPTIONS = new Set(['--root', '--runroot', '--runtime']);
 
 export interface GlobalArgs {
   root?: string;
   runroot?: string;
   runtime?: string;
-  logLevel?: string;
 }
 
 function splitGlobals(argv: string[]): { globals: GlobalArgs; rest: string[] } {

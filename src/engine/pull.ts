@@ -6,14 +6,13 @@ import {
   isIndexMediaType,
   isManifestMediaType,
   isSchema1MediaType,
-  MediaType,
   type Descriptor,
   type ImageConfig,
   type ImageIndex,
   type ImageManifest,
   type Platform,
 } from '../image/types.js';
-import { RegistryClient } from '../registry/client.js';
+import { MANIFEST_ACCEPT, RegistryClient } from '../registry/client.js';
 import type { ImageRecord } from '../store/images.js';
 import { openEngine, type Engine, type EngineOptions } from './context.js';
 import { startUnpack } from './unpack.js';
@@ -51,15 +50,6 @@ export interface PullResult {
   id: string;
   reference: string;
 }
-
-const ACCEPT = [
-  MediaType.OciIndex,
-  MediaType.OciManifest,
-  MediaType.DockerManifestList,
-  MediaType.DockerManifest,
-  MediaType.DockerManifestV1Signed,
-  MediaType.DockerManifestV1,
-];
 
 const PARALLEL_LAYERS = 3;
 
@@ -100,7 +90,7 @@ export async function pullInto(engine: Engine, opts: PullOptions): Promise<PullR
   if (engine.mapping.warning) opts.progress?.notice?.(`Warning: ${engine.mapping.warning}`);
   await store.layers.cleanup();
 
-  const top = await client.getManifest(repo, ref.digest ?? ref.tag ?? 'latest', ACCEPT).catch((err: unknown) => {
+  const top = await client.getManifest(repo, ref.digest ?? ref.tag ?? 'latest', MANIFEST_ACCEPT).catch((err: unknown) => {
     throw annotate(err, name);
   });
   let manifestBytes = top.body;
@@ -119,7 +109,7 @@ export async function pullInto(engine: Engine, opts: PullOptions): Promise<PullR
       throw new CtrError(`${name} has no image for ${formatPlatform(platform)} (it has ${have.join(', ') || 'none'}); choose one with --platform`);
     }
     indexDigest = top.digest;
-    const m = await client.getManifest(repo, chosen.digest, ACCEPT);
+    const m = await client.getManifest(repo, chosen.digest, MANIFEST_ACCEPT);
     manifestBytes = m.body;
     manifestDigest = m.digest;
     manifestMediaType = m.mediaType;

@@ -25,14 +25,7 @@ export async function acquireLock(path: string, opts: { exclusive?: boolean; sig
     closeSync(fd);
     throw err;
   }
-  let held = true;
-  return {
-    release() {
-      if (!held) return;
-      held = false;
-      closeSync(fd);
-    },
-  };
+  return heldLock(fd);
 }
 
 /** Takes the lock only if it is free right now; null when someone holds it. */
@@ -42,6 +35,11 @@ export function tryLock(path: string, exclusive = true): Lock | null {
     closeSync(fd);
     return null;
   }
+  return heldLock(fd);
+}
+
+/** Closing the descriptor drops the flock. */
+function heldLock(fd: number): Lock {
   let held = true;
   return {
     release() {
