@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { pipeline as streamPipeline, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
-import { native } from '../native/index.js';
 import { LayerApplier, type Ownership } from './apply.js';
 import { TarParser } from './tar.js';
 import { TAR_SPLIT_FILE, TarSplitRecorder } from './tarsplit.js';
@@ -40,19 +39,14 @@ export function sniffCompression(head: Buffer): Compression | undefined {
 
 const KNOWN_SUFFIX = /(\.tar|[.+]gzip|\+zstd)$/;
 
-/** Reads a (compressed) layer from input and unpacks it into dest; the caller removes dest on failure. */
-export async function unpackLayer(input: Readable, opts: UnpackLayerOptions): Promise<UnpackLayerResult> {
-  if (opts.mediaType && !KNOWN_SUFFIX.test(opts.mediaType) && opts.mediaType.includes('layer')) {
-    throw new Error(`the layer media type ${opts.mediaType} uses a compression ctr does not support (gzip, zstd or none)`);
+/**
+ * The uncompressed tar of a layer blob: the first bytes decide between gzip, zstd and plain
+ * tar (registries do not always label layers right). Decompression runs on zlib's threads.
+ */
+export async function openDecompressed(input: Readable, mediaType?: string): Promise<{ tar: Readable; compression: Compression }> {
+  if (mediaType && !KNOWN_SUFFIX.test(mediaType) && mediaType.includes('layer')) {
+    throw new Error(`the layer media type ${mediaType} uses a compression ctr does not support (gzip, zstd or none)`);
   }
-  const root = join(opts.dest, 'diff');
-  mkdirSync(root, 0o755);
-  const split = new TarSplitRecorder();
-  const applier = new LayerApplier({ ...opts, root }, split);
-  const parser = new TarParser(applier);
-  const hash = createHash('sha256');
-  let size = 0;
-
   const source = input[Symbol.asyncIterator]();
   const first: Buffer[] = [];
   let headLength = 0;
@@ -81,6 +75,32 @@ export async function unpackLayer(input: Readable, opts: UnpackLayerOptions): Pr
       yield next.value as Buffer;
     }
   }
+  const raw = Readable.from(replay(), { objectMode: false });
+  if (compression === 'none') return { tar: raw, compression };
+  // Deep buffers let the zlib thread decompress ahead while the consumer is busy creating files.
+  const streamOptions = { chunkSize: 256 * 1024, highWaterMark: 16 << 20 };
+  const inflate = compression === 'gzip' ? createGunzip(streamOptions) : createZstdDecompress(streamOptions);
+  streamPipeline(raw, inflate, () => {});
+  return { tar: inflate, compression };
+}
+
+/** A zlib or zstd failure as one sentence about the layer's data. */
+export function describeDecompressError(err: unknown, compression: Compression): unknown {
+  const zcode = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
+  if (/^(Z_|ZSTD_)/.test(zcode)) return new Error(`the layer's ${compression} data is corrupt or truncated (${(err as Error).message})`);
+  return err;
+}
+
+/** Reads a (compressed) layer from input and unpacks it into dest; the caller removes dest on failure. */
+export async function unpackLayer(input: Readable, opts: UnpackLayerOptions): Promise<UnpackLayerResult> {
+  const root = join(opts.dest, 'diff');
+  const { tar, compression } = await openDecompressed(input, opts.mediaType);
+  mkdirSync(root, 0o755);
+  const split = new TarSplitRecorder();
+  const applier = new LayerApplier({ ...opts, root }, split);
+  const parser = new TarParser(applier);
+  const hash = createHash('sha256');
+  let size = 0;
   const sink = new Writable({
     highWaterMark: 4 << 20,
     write(chunk: Buffer, _enc, done) {
@@ -105,28 +125,17 @@ export async function unpackLayer(input: Readable, opts: UnpackLayerOptions): Pr
       }
     },
   });
-  // Deep buffers let the zlib thread decompress ahead while this thread is busy creating files.
-  const chunkSize = 256 * 1024;
-  const streamOptions = { chunkSize, highWaterMark: 16 << 20 };
   try {
-    if (compression === 'gzip') await pipeline(Readable.from(replay()), createGunzip(streamOptions), sink);
-    else if (compression === 'zstd') await pipeline(Readable.from(replay()), createZstdDecompress(streamOptions), sink);
-    else await pipeline(Readable.from(replay()), sink);
+    await pipeline(tar, sink);
   } catch (err) {
-    const zcode = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
-    if (/^(Z_|ZSTD_)/.test(zcode)) throw new Error(`the layer's ${compression} data is corrupt or truncated (${(err as Error).message})`);
-    throw err;
+    throw describeDecompressError(err, compression);
   }
 
   const notices = applier.finish();
   const digest = hash.digest();
+  // No syncfs of the layer's files (a third of a pull's time): like podman and containerd, the
+  // store survives a killed ctr through rename-into-place; the tar-split itself is fsynced.
   writeDurable(join(opts.dest, TAR_SPLIT_FILE), split.serialize(size, digest));
-  const fd = openSync(root, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    native().syncfs(fd);
-  } finally {
-    closeSync(fd);
-  }
   return { diffId: `sha256:${digest.toString('hex')}`, size, notices };
 }
 

@@ -1,5 +1,8 @@
 import { rm } from 'node:fs/promises';
-import { PassThrough, Readable, Writable } from 'node:stream';
+import { PassThrough, Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describeDecompressError, openDecompressed, type Compression } from '../archive/unpack.js';
 import { reassembleTar } from '../archive/tarsplit.js';
 import { CtrError, errorMessage } from '../errors.js';
 import { detectIdMapping, maxContainerId, type IdMapping } from '../runtime/idmap.js';
@@ -42,7 +45,8 @@ function workerArgs(req: UnpackRequest): string[] {
   return [
     '__unpack',
     '--dest', req.dest,
-    '--media-type', req.mediaType,
+    // The worker gets the tar already decompressed (see startUnpack).
+    '--media-type', 'application/vnd.oci.image.layer.v1.tar',
     '--ownership', ownership,
     '--max-uid', String(mapping.mode === 'rootless' ? maxContainerId(mapping.uidMap) : 0),
     '--max-gid', String(mapping.mode === 'rootless' ? maxContainerId(mapping.gidMap) : 0),
@@ -69,25 +73,17 @@ export function startUnpack(req: UnpackRequest): LayerUnpack {
   let aborted = false;
   let failure: Error | undefined;
   let exited = false;
-  let pendingWrite: ((err?: Error | null) => void) | undefined;
+  let feedFailure: Error | undefined;
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   child.stdout!.on('data', (d: Buffer) => stdout.push(d));
   child.stderr!.on('data', (d: Buffer) => stderr.push(d));
   child.stdin!.on('error', () => {});
-  child.stdin!.on('drain', () => {
-    const cb = pendingWrite;
-    pendingWrite = undefined;
-    cb?.();
-  });
 
   const done = new Promise<UnpackResult>((resolve, reject) => {
     const settle = (err: Error | undefined, result?: UnpackResult) => {
       exited = true;
       failure = err;
-      const cb = pendingWrite;
-      pendingWrite = undefined;
-      cb?.(err ?? new CtrError(`the unpack worker for ${what} finished before all input was written`));
       if (err) reject(err);
       else resolve(result!);
     };
@@ -95,7 +91,7 @@ export function startUnpack(req: UnpackRequest): LayerUnpack {
     child.ready.catch((err: unknown) => settle(err instanceof CtrError ? err : new CtrError(errorMessage(err))));
     child.on('close', (code, signal) => {
       if (exited) return;
-      if (aborted) return settle(new CtrError(`unpacking ${what} was aborted`));
+      if (aborted) return settle(feedFailure instanceof CtrError ? feedFailure : new CtrError(`unpacking ${what} was aborted`));
       let reply: UnpackReply | undefined;
       try {
         reply = JSON.parse(lastLine(Buffer.concat(stdout).toString())) as UnpackReply;
@@ -112,18 +108,27 @@ export function startUnpack(req: UnpackRequest): LayerUnpack {
   });
   done.catch(() => {});
 
-  const input = new Writable({
-    highWaterMark: 1 << 20,
-    write(chunk: Buffer, _enc, cb) {
-      if (exited) return cb(failure ?? new CtrError(`the unpack worker for ${what} finished before all input was written`));
-      if (child.stdin!.write(chunk)) cb();
-      else pendingWrite = cb;
-    },
-    final(cb) {
-      child.stdin!.end();
-      cb();
-    },
-  });
+  // Decompression runs here, on zlib's threads of this otherwise idle process: the worker's
+  // single thread is the bottleneck of a pull, so it only parses the tar and writes files.
+  const input = new PassThrough({ highWaterMark: 1 << 20 });
+  const feed = async () => {
+    let compression: Compression = 'none';
+    try {
+      const opened = await openDecompressed(input, req.mediaType);
+      compression = opened.compression;
+      await pipeline(opened.tar, child.stdin!);
+    } catch (err) {
+      // The worker may have stopped first (a full disk, a bad tar): its reason is the real one.
+      const workerFailure = await Promise.race([done.then(() => undefined, (e: unknown) => e), sleep(2000)]);
+      if (workerFailure) throw workerFailure;
+      const reason = describeDecompressError(err, compression);
+      feedFailure = reason instanceof CtrError ? reason : new CtrError(`cannot unpack ${what}: ${errorMessage(reason)}`);
+      aborted = true;
+      child.kill('SIGKILL');
+      throw feedFailure;
+    }
+  };
+  feed().catch((err: unknown) => input.destroy(err as Error));
 
   return {
     input,
