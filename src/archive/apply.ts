@@ -125,6 +125,8 @@ export class LayerApplier implements TarSink {
   private readonly rootBytes: string;
   /** Relative paths known to be real directories (not symlinks) right now. */
   private dirs = new Set<string>(['']);
+  /** Directories of this layer with the setgid bit: files made in them take their group. */
+  private readonly setgidDirs = new Set<string>();
   /** Files whose content the tar-split reads back from disk, by path: record index. */
   private liveRefs = new Map<string, number>();
   private dirTimes = new Map<string, [number, number]>();
@@ -200,7 +202,8 @@ export class LayerApplier implements TarSink {
     const fd = cur.fd!;
     try {
       this.chown(cur.rel, cur.header, fd);
-      fchmodSync(fd, cur.header.mode);
+      // Created with its permission bits (umask 0); chown clears setuid/setgid, so those come after.
+      if ((cur.header.mode & 0o7000) !== 0) fchmodSync(fd, cur.header.mode);
       this.xattrs(cur.rel, cur.header);
       futimesSync(fd, cur.header.atime ?? cur.header.mtime, cur.header.mtime);
     } finally {
@@ -240,12 +243,13 @@ export class LayerApplier implements TarSink {
   private open(cur: Extract<Current, { kind: 'file' }>): void {
     const path = this.abs(cur.rel);
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+    const mode = cur.header.mode & 0o777;
     try {
-      cur.fd = openSync(path, flags, 0o600);
+      cur.fd = openSync(path, flags, mode);
     } catch (err) {
       if (code(err) !== 'EEXIST') throw err;
       this.remove(cur.rel);
-      cur.fd = openSync(path, flags, 0o600);
+      cur.fd = openSync(path, flags, mode);
     }
     // Registered only now: remove() above must see the earlier file's record, not this one.
     if (cur.ref !== undefined) this.liveRefs.set(cur.rel, cur.ref);
@@ -273,6 +277,7 @@ export class LayerApplier implements TarSink {
     }
     this.chown(rel, h);
     chmodSync(this.abs(rel), h.mode);
+    if ((h.mode & 0o2000) !== 0) this.setgidDirs.add(rel);
     this.xattrs(rel, h);
     this.dirTimes.set(rel, [h.atime ?? h.mtime, h.mtime]);
   }
@@ -464,8 +469,12 @@ export class LayerApplier implements TarSink {
           `give ${user} a range of at least ${id + 1} ids in ${file} (as root: usermod --add-subuids START-END --add-subgids START-END ${user}, with a range no other user has) and retry`,
       );
     }
-    if (fd !== undefined) fchownSync(fd, h.uid, h.gid);
-    else lchownSync(this.abs(rel), h.uid, h.gid);
+    if (fd !== undefined) {
+      // A new file already belongs to 0:0 (our ids), unless a setgid parent gave it its group.
+      const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+      if (h.uid === 0 && h.gid === 0 && !this.setgidDirs.has(parent)) return;
+      fchownSync(fd, h.uid, h.gid);
+    } else lchownSync(this.abs(rel), h.uid, h.gid);
   }
 
   private xattrs(rel: string, h: TarHeader): void {

@@ -17,6 +17,11 @@ export interface UnpackLayerOptions {
   opaqueXattr: string;
   /** The layer's media type; the magic bytes decide, this only rejects unknown compressions. */
   mediaType?: string;
+  /**
+   * The diff_id the caller expects and verifies itself (it hashes the same stream): the worker
+   * records it in the tar-split instead of hashing a second time on its busy thread.
+   */
+  expectedDiffId?: string;
   user?: string;
 }
 
@@ -107,7 +112,7 @@ export async function unpackLayer(input: Readable, opts: UnpackLayerOptions): Pr
       // Deferred so zlib's callback returns and hands the next input to its thread first.
       setImmediate(() => {
         try {
-          hash.update(chunk);
+          if (!opts.expectedDiffId) hash.update(chunk);
           size += chunk.length;
           parser.write(chunk);
           done();
@@ -125,14 +130,18 @@ export async function unpackLayer(input: Readable, opts: UnpackLayerOptions): Pr
       }
     },
   });
+  // Files are created with their final permission bits, which a umask would change.
+  const umask = process.umask(0);
   try {
     await pipeline(tar, sink);
   } catch (err) {
     throw describeDecompressError(err, compression);
+  } finally {
+    process.umask(umask);
   }
 
   const notices = applier.finish();
-  const digest = hash.digest();
+  const digest = opts.expectedDiffId ? Buffer.from(opts.expectedDiffId.replace(/^sha256:/, ''), 'hex') : hash.digest();
   // No syncfs of the layer's files (a third of a pull's time): like podman and containerd, the
   // store survives a killed ctr through rename-into-place; the tar-split itself is fsynced.
   writeDurable(join(opts.dest, TAR_SPLIT_FILE), split.serialize(size, digest));

@@ -1,5 +1,6 @@
 import type { LayerPhase, PullProgress } from '../engine/pull.js';
 import { shortId } from '../image/digest.js';
+import type { Descriptor } from '../image/types.js';
 import { humanSize } from './format/units.js';
 
 interface LayerLine {
@@ -51,8 +52,10 @@ class TerminalProgress implements PullProgress {
 
   constructor(private readonly out: NodeJS.WritableStream & { columns?: number }) {}
 
-  resolved(reference: string): void {
+  resolved(reference: string, _manifest: string, layers: Descriptor[]): void {
     this.out.write(`Trying to pull ${reference}...\n`);
+    // One line per layer in the image's order, whatever order they are fetched in.
+    for (const l of layers) this.lines.push({ digest: l.digest, phase: 'waiting', bytes: 0, total: l.size, started: Date.now() });
   }
 
   layer(digest: string, phase: LayerPhase, bytes: number, total: number): void {

@@ -131,8 +131,11 @@ export async function pullInto(engine: Engine, opts: PullOptions): Promise<PullR
   }
 
   opts.progress?.resolved?.(name, manifestDigest, manifest.layers);
+  const missing = new Set(diffIds.filter((d) => !store.layers.has(d))).size;
+  // Largest first: the big layers set the pace, the small ones fill the gaps they leave.
+  const order = manifest.layers.map((_, i) => i).sort((a, b) => manifest.layers[b]!.size - manifest.layers[a]!.size);
   await runLimited(
-    manifest.layers.map((desc, i) => () => fetchLayer(engine, client, repo, desc, diffIds[i]!, opts)),
+    order.map((i) => () => fetchLayer(engine, client, repo, manifest.layers[i]!, diffIds[i]!, opts, missing > 1)),
     PARALLEL_LAYERS,
   );
 
@@ -177,7 +180,15 @@ export function addImage(images: ImageRecord[], rec: ImageRecord): void {
   existing.indexDigest = rec.indexDigest ?? existing.indexDigest;
 }
 
-async function fetchLayer(engine: Engine, client: RegistryClient, repo: string, desc: Descriptor, diffId: string, opts: PullOptions): Promise<void> {
+async function fetchLayer(
+  engine: Engine,
+  client: RegistryClient,
+  repo: string,
+  desc: Descriptor,
+  diffId: string,
+  opts: PullOptions,
+  decompressInWorker: boolean,
+): Promise<void> {
   const { layers } = engine.store;
   const report = (phase: LayerPhase, bytes: number) => opts.progress?.layer?.(desc.digest, phase, bytes, desc.size);
   const form = { digest: desc.digest, size: desc.size, mediaType: desc.mediaType };
@@ -195,7 +206,7 @@ async function fetchLayer(engine: Engine, client: RegistryClient, repo: string, 
       return;
     }
     const ingest = await layers.begin(diffId);
-    const unpack = startUnpack({ dest: ingest.dir, mapping: engine.mapping, mediaType: desc.mediaType });
+    const unpack = startUnpack({ dest: ingest.dir, mapping: engine.mapping, mediaType: desc.mediaType, name: desc.digest, diffId, decompressInWorker });
     try {
       let received = 0;
       report('downloading', 0);

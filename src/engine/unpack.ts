@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
-import { PassThrough, Readable, type Writable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { PassThrough, Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeDecompressError, openDecompressed, type Compression } from '../archive/unpack.js';
@@ -7,6 +8,7 @@ import { reassembleTar } from '../archive/tarsplit.js';
 import { CtrError, errorMessage } from '../errors.js';
 import { detectIdMapping, maxContainerId, type IdMapping } from '../runtime/idmap.js';
 import { selfCommand } from '../runtime/self.js';
+import { DataFramer, frame, FrameType, type UnpackJob, type UnpackReply } from './unpack-protocol.js';
 import { spawnInUserNamespace, type NamespacedChild } from '../runtime/userns.js';
 
 export interface UnpackRequest {
@@ -17,6 +19,13 @@ export interface UnpackRequest {
   mediaType: string;
   /** How messages name the layer, e.g. its digest. */
   name?: string;
+  /** The diff_id the image config promises: the uncompressed stream is hashed here and must match. */
+  diffId?: string;
+  /**
+   * Decompress and hash in the worker instead of this process: right when several layers are
+   * unpacked at once (this process would be their common bottleneck), wrong for a single one.
+   */
+  decompressInWorker?: boolean;
 }
 
 export interface UnpackResult {
@@ -36,17 +45,10 @@ export interface LayerUnpack {
   abort(): void;
 }
 
-/** The reply the `ctr __unpack` worker prints as one JSON line on stdout. */
-export type UnpackReply = ({ ok: true } & UnpackResult) | { ok: false; error: string };
-
-function workerArgs(req: UnpackRequest): string[] {
-  const { mapping } = req;
+function workerArgs(mapping: IdMapping): string[] {
   const ownership = mapping.mode === 'root' ? 'root' : mapping.mode === 'rootless' ? 'userns' : 'single';
   return [
     '__unpack',
-    '--dest', req.dest,
-    // The worker gets the tar already decompressed (see startUnpack).
-    '--media-type', 'application/vnd.oci.image.layer.v1.tar',
     '--ownership', ownership,
     '--max-uid', String(mapping.mode === 'rootless' ? maxContainerId(mapping.uidMap) : 0),
     '--max-gid', String(mapping.mode === 'rootless' ? maxContainerId(mapping.gidMap) : 0),
@@ -60,83 +62,154 @@ function lastLine(text: string): string {
   return lines[lines.length - 1] ?? '';
 }
 
+/** A `ctr __unpack` process that unpacks one layer after another (see unpack-protocol.ts). */
+interface Worker {
+  child: NamespacedChild;
+  mapping: IdMapping;
+  busy: boolean;
+  dead: boolean;
+  /** Settles the job in progress with the worker's reply, or with why the worker died. */
+  waiter?: (reply: UnpackReply | Error) => void;
+}
+
+// Workers outlive a job so that the layers of one pull share their start-up; an idle worker
+// holds no reference on the event loop and ends when its stdin closes with this process.
+const pool: Worker[] = [];
+
+function setRef(w: Worker, on: boolean): void {
+  for (const handle of [w.child, w.child.stdin, w.child.stdout, w.child.stderr] as ({ ref?(): void; unref?(): void } | null)[]) {
+    if (on) handle?.ref?.();
+    else handle?.unref?.();
+  }
+}
+
+function spawnWorker(mapping: IdMapping): Worker {
+  const child = spawnInUserNamespace(mapping, [...selfCommand(), ...workerArgs(mapping)], { selfWaits: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  const w: Worker = { child, mapping, busy: false, dead: false };
+  let out = '';
+  let err = '';
+  child.stdin!.on('error', () => {});
+  child.stderr!.on('data', (d: Buffer) => {
+    err = (err + d.toString()).slice(-4096);
+  });
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+      const line = out.slice(0, nl);
+      out = out.slice(nl + 1);
+      const waiter = w.waiter;
+      w.waiter = undefined;
+      try {
+        waiter?.(JSON.parse(line) as UnpackReply);
+      } catch {
+        waiter?.(new Error(`the unpack worker said something unexpected: ${line.slice(0, 200)}`));
+      }
+    }
+  });
+  const die = (reason: Error) => {
+    w.dead = true;
+    const idx = pool.indexOf(w);
+    if (idx >= 0) pool.splice(idx, 1);
+    const waiter = w.waiter;
+    w.waiter = undefined;
+    waiter?.(reason);
+  };
+  child.on('error', (e) => die(new CtrError(`cannot start the unpack worker: ${e.message}`)));
+  child.ready.catch((e: unknown) => die(e instanceof CtrError ? e : new CtrError(errorMessage(e))));
+  child.on('close', (code, signal) =>
+    die(new Error(`the worker ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${err ? `: ${lastLine(err)}` : ''}`)),
+  );
+  return w;
+}
+
+function acquireWorker(mapping: IdMapping): Worker {
+  let w = pool.find((x) => !x.busy && !x.dead && x.mapping === mapping);
+  if (!w) {
+    w = spawnWorker(mapping);
+    pool.push(w);
+  }
+  w.busy = true;
+  setRef(w, true);
+  return w;
+}
+
+function releaseWorker(w: Worker): void {
+  w.busy = false;
+  if (!w.dead) setRef(w, false);
+}
+
 /**
- * Starts unpacking one layer in a worker process (`ctr __unpack`): inside the user namespace
- * when rootless, a plain child as root, so decompression and file writes use another core.
+ * Unpacks one layer in a worker process (`ctr __unpack`): inside the user namespace when
+ * rootless, a plain child as root. This process decompresses and hashes; the worker, whose
+ * single thread is the bottleneck of a pull, only parses the tar and writes files.
  */
 export function startUnpack(req: UnpackRequest): LayerUnpack {
   const what = req.name ? `layer ${req.name}` : 'the layer';
-  const child: NamespacedChild = spawnInUserNamespace(req.mapping, [...selfCommand(), ...workerArgs(req)], {
-    selfWaits: true,
-    stdio: ['pipe', 'pipe', 'pipe'],
+  const w = acquireWorker(req.mapping);
+  let aborted: CtrError | undefined;
+  const reply = new Promise<UnpackReply | Error>((resolve) => {
+    w.waiter = resolve;
   });
-  let aborted = false;
-  let failure: Error | undefined;
-  let exited = false;
-  let feedFailure: Error | undefined;
-  const stdout: Buffer[] = [];
-  const stderr: Buffer[] = [];
-  child.stdout!.on('data', (d: Buffer) => stdout.push(d));
-  child.stderr!.on('data', (d: Buffer) => stderr.push(d));
-  child.stdin!.on('error', () => {});
-
-  const done = new Promise<UnpackResult>((resolve, reject) => {
-    const settle = (err: Error | undefined, result?: UnpackResult) => {
-      exited = true;
-      failure = err;
-      if (err) reject(err);
-      else resolve(result!);
-    };
-    child.on('error', (err) => settle(new CtrError(`cannot start the unpack worker for ${what}: ${err.message}`)));
-    child.ready.catch((err: unknown) => settle(err instanceof CtrError ? err : new CtrError(errorMessage(err))));
-    child.on('close', (code, signal) => {
-      if (exited) return;
-      if (aborted) return settle(feedFailure instanceof CtrError ? feedFailure : new CtrError(`unpacking ${what} was aborted`));
-      let reply: UnpackReply | undefined;
-      try {
-        reply = JSON.parse(lastLine(Buffer.concat(stdout).toString())) as UnpackReply;
-      } catch {
-        reply = undefined;
-      }
-      if (code === 0 && reply?.ok) return settle(undefined, { diffId: reply.diffId, size: reply.size, notices: reply.notices });
-      const reason =
-        reply && !reply.ok
-          ? reply.error
-          : `the worker ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${stderr.length ? `: ${lastLine(Buffer.concat(stderr).toString())}` : ''}`;
-      settle(new CtrError(`cannot unpack ${what}: ${reason}`));
-    });
+  const done = reply.then((r) => {
+    if (aborted) throw aborted;
+    if (r instanceof CtrError) throw r;
+    if (r instanceof Error) throw new CtrError(`cannot unpack ${what}: ${r.message}`);
+    if (!r.ok) throw new CtrError(`cannot unpack ${what}: ${r.error}`);
+    releaseWorker(w);
+    return { diffId: r.diffId, size: r.size, notices: r.notices };
   });
   done.catch(() => {});
+  const stop = (reason: CtrError) => {
+    aborted ??= reason;
+    w.dead = true;
+    w.child.kill('SIGKILL');
+  };
 
-  // Decompression runs here, on zlib's threads of this otherwise idle process: the worker's
-  // single thread is the bottleneck of a pull, so it only parses the tar and writes files.
   const input = new PassThrough({ highWaterMark: 1 << 20 });
-  const feed = async () => {
+  const feed = async (): Promise<string | undefined> => {
     let compression: Compression = 'none';
+    const stdin = w.child.stdin!;
     try {
+      if (req.decompressInWorker) {
+        stdin.write(frame(FrameType.Job, Buffer.from(JSON.stringify({ dest: req.dest } satisfies UnpackJob))));
+        await pipeline(input, new DataFramer(), stdin, { end: false });
+        stdin.write(frame(FrameType.End));
+        return undefined;
+      }
+      stdin.write(frame(FrameType.Job, Buffer.from(JSON.stringify({ dest: req.dest, expectedDiffId: req.diffId } satisfies UnpackJob))));
       const opened = await openDecompressed(input, req.mediaType);
       compression = opened.compression;
-      await pipeline(opened.tar, child.stdin!);
+      const hash = createHash('sha256');
+      const tap = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          hash.update(chunk);
+          cb(null, chunk);
+        },
+      });
+      await pipeline(opened.tar, tap, new DataFramer(), stdin, { end: false });
+      stdin.write(frame(FrameType.End));
+      return `sha256:${hash.digest('hex')}`;
     } catch (err) {
       // The worker may have stopped first (a full disk, a bad tar): its reason is the real one.
       const workerFailure = await Promise.race([done.then(() => undefined, (e: unknown) => e), sleep(2000)]);
       if (workerFailure) throw workerFailure;
       const reason = describeDecompressError(err, compression);
-      feedFailure = reason instanceof CtrError ? reason : new CtrError(`cannot unpack ${what}: ${errorMessage(reason)}`);
-      aborted = true;
-      child.kill('SIGKILL');
-      throw feedFailure;
+      const failure = reason instanceof CtrError ? reason : new CtrError(`cannot unpack ${what}: ${errorMessage(reason)}`);
+      stop(failure);
+      throw failure;
     }
   };
-  feed().catch((err: unknown) => input.destroy(err as Error));
+  const fed = feed();
+  fed.catch((err: unknown) => input.destroy(err as Error));
+  // The diff_id is what this process hashed, if it did; the worker may only have been told it.
+  const verified = Promise.all([done, fed]).then(([result, diffId]) => ({ ...result, diffId: diffId ?? result.diffId }));
+  verified.catch(() => {});
 
   return {
     input,
-    done,
+    done: verified,
     abort() {
-      if (exited) return;
-      aborted = true;
-      child.kill('SIGKILL');
+      stop(new CtrError(`unpacking ${what} was aborted`));
     },
   };
 }

@@ -1,21 +1,21 @@
 import { Option } from 'clipanion';
 import { writeSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import type { Ownership } from '../../archive/apply.js';
 import { unpackLayer } from '../../archive/unpack.js';
+import { FrameReader, type UnpackReply } from '../../engine/unpack-protocol.js';
 import { errorMessage } from '../../errors.js';
 import { awaitUserNamespaceGo } from '../../runtime/userns.js';
 import { CtrCommand } from '../command.js';
 
 /**
- * Worker: reads a compressed layer on stdin, unpacks it into --dest (diff/ + tar-split) and
- * prints one JSON line: {"ok":true,"diffId","size","notices"} or {"ok":false,"error"}.
- * Started by engine/unpack.ts, inside the user namespace when rootless.
+ * Worker: unpacks the layers framed on stdin (engine/unpack-protocol.ts) one after another,
+ * answering each with one JSON line. Started by engine/unpack.ts, inside the user namespace
+ * when rootless. It exits at the end of stdin, or after a job fails.
  */
 export class UnpackWorkerCommand extends CtrCommand {
   static override paths = [['__unpack']];
 
-  dest = Option.String('--dest', { required: true });
-  mediaType = Option.String('--media-type', '');
   ownership = Option.String('--ownership', 'root');
   maxUid = Option.String('--max-uid', '0');
   maxGid = Option.String('--max-gid', '0');
@@ -23,24 +23,62 @@ export class UnpackWorkerCommand extends CtrCommand {
   user = Option.String('--user');
 
   async execute(): Promise<number> {
+    const answer = (reply: UnpackReply) => writeSync(1, `${JSON.stringify(reply)}\n`);
     try {
       awaitUserNamespaceGo();
-      process.umask(0);
-      const result = await unpackLayer(process.stdin, {
-        dest: this.dest,
-        mediaType: this.mediaType,
-        ownership: this.ownership as Ownership,
-        maxUid: Number(this.maxUid),
-        maxGid: Number(this.maxGid),
-        opaqueXattr: this.opaqueXattr,
-        user: this.user,
-      });
-      writeSync(1, `${JSON.stringify({ ok: true, ...result })}\n`);
-      return 0;
     } catch (err) {
-      process.stdin.destroy();
-      writeSync(1, `${JSON.stringify({ ok: false, error: errorMessage(err) })}\n`);
+      answer({ ok: false, error: errorMessage(err) });
       return 1;
     }
+    const stdin = process.stdin;
+    let current: PassThrough | undefined;
+    let running: Promise<void> = Promise.resolve();
+    let failed = false;
+    const reader = new FrameReader({
+      job: (job) => {
+        const input = new PassThrough({ highWaterMark: 4 << 20 });
+        input.on('drain', () => stdin.resume());
+        current = input;
+        running = unpackLayer(input, {
+          dest: job.dest,
+          expectedDiffId: job.expectedDiffId,
+          ownership: this.ownership as Ownership,
+          maxUid: Number(this.maxUid),
+          maxGid: Number(this.maxGid),
+          opaqueXattr: this.opaqueXattr,
+          user: this.user,
+        }).then(
+          (result) => {
+            answer({ ok: true, ...result });
+          },
+          (err: unknown) => {
+            failed = true;
+            answer({ ok: false, error: errorMessage(err) });
+            stdin.destroy();
+          },
+        );
+      },
+      data: (piece) => {
+        if (current && !current.write(piece)) stdin.pause();
+      },
+      end: () => current?.end(),
+    });
+    await new Promise<void>((resolve) => {
+      stdin.on('data', (chunk: Buffer) => {
+        try {
+          reader.push(chunk);
+        } catch (err) {
+          failed = true;
+          answer({ ok: false, error: `the unpack worker got a malformed request: ${errorMessage(err)}` });
+          stdin.destroy();
+        }
+      });
+      stdin.on('end', resolve);
+      stdin.on('close', resolve);
+      stdin.on('error', resolve);
+    });
+    current?.end();
+    await running;
+    return failed ? 1 : 0;
   }
 }
