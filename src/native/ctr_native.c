@@ -210,6 +210,8 @@ static napi_value Syncfs(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+void ctr_register_console(napi_env env, napi_value exports);
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"flock", NULL, Flock, NULL, NULL, NULL, napi_default, NULL},
@@ -221,6 +223,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"syncfs", NULL, Syncfs, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  ctr_register_console(env, exports);
   return exports;
 }
 
