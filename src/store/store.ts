@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlobStore } from './blobs.js';
+import { ContainerIndex, type ContainerRecord } from './containers.js';
 import { ImageIndex, type ImageRecord } from './images.js';
 import { LayerStore, type TreeRemover } from './layers.js';
 import { withLock } from './lock.js';
@@ -20,15 +21,21 @@ export class Store {
   readonly blobs: BlobStore;
   readonly layers: LayerStore;
   readonly images: ImageIndex;
+  readonly containers: ContainerIndex;
   private readonly lockPath: string;
+
+  /** rm -rf for trees that may hold files of subordinate ids. */
+  readonly removeTree: TreeRemover;
 
   private constructor(location: StoreLocation, remover: TreeRemover) {
     this.location = location;
+    this.removeTree = remover;
     mkdirSync(location.root, { recursive: true, mode: 0o700 });
     mkdirSync(location.runroot, { recursive: true, mode: 0o700 });
     this.blobs = new BlobStore(join(location.root, 'blobs'));
     this.layers = new LayerStore(join(location.root, 'layers'), remover);
     this.images = new ImageIndex(location.root);
+    this.containers = new ContainerIndex(join(location.root, 'containers'));
     this.lockPath = join(location.root, 'store.lock');
   }
 
@@ -51,6 +58,16 @@ export class Store {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  /** Read-modify-write of the container index under the lock. */
+  updateContainers<T>(fn: (containers: ContainerRecord[]) => T): Promise<T> {
+    return this.locked(() => {
+      const containers = this.containers.list();
+      const result = fn(containers);
+      this.containers.save(containers);
+      return result;
+    });
   }
 
   /** Read-modify-write of the image index under the lock. */

@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { errnoCode } from '../errors.js';
+import { writeJsonAtomic } from './atomic.js';
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited';
+
+/** A mount as a container record keeps it (docker's inspect Mounts shape, roughly). */
+export interface ContainerMount {
+  type: 'bind' | 'volume' | 'tmpfs';
+  /** Host path (bind), volume name (volume), empty (tmpfs). */
+  source: string;
+  destination: string;
+  readOnly: boolean;
+  /** Volumes made for this container alone (image VOLUMEs, -v /path): removed with rm -v / --rm. */
+  anonymous?: boolean;
+  /** Extra mount options (tmpfs size, bind propagation...). */
+  options?: string[];
+}
+
+export interface ContainerState {
+  status: ContainerStatus;
+  /** The container's init process on the host, while running. */
+  pid?: number;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  oomKilled?: boolean;
+  error?: string;
+}
+
+/** One container, as `ctr create` made it; everything `start` needs to run it again. */
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  /** The image id (config digest) and the name the user gave. */
+  image: string;
+  imageName: string;
+  created: string;
+  /** The run options as given, resolved against the image at create time (see engine/create). */
+  config: Record<string, unknown>;
+  mounts: ContainerMount[];
+  labels: Record<string, string>;
+  state: ContainerState;
+}
+
+interface IndexFile {
+  version: 1;
+  containers: ContainerRecord[];
+}
+
+/**
+ * Containers by id and name: one JSON index replaced atomically under the store lock, plus a
+ * directory per container for its upper layer and files (hosts, hostname, resolv.conf, logs).
+ */
+export class ContainerIndex {
+  private readonly file: string;
+
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.file = join(dir, 'containers.json');
+  }
+
+  list(): ContainerRecord[] {
+    try {
+      return (JSON.parse(readFileSync(this.file, 'utf8')) as IndexFile).containers;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  /** Only call with the store lock held. */
+  save(containers: ContainerRecord[]): void {
+    writeJsonAtomic(this.file, { version: 1, containers } satisfies IndexFile);
+  }
+
+  /** The container's own directory (upper/, work/, userdata/...). */
+  path(id: string): string {
+    if (!/^[a-f0-9]{64}$/.test(id)) throw new Error(`internal: bad container id ${id}`);
+    return join(this.dir, id);
+  }
+
+  static newId(): string {
+    return randomBytes(32).toString('hex');
+  }
+}
