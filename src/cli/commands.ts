@@ -18,6 +18,13 @@ import { LayerDebugCommand } from './internal/layer.js';
 import { ReassembleWorkerCommand } from './internal/reassemble.js';
 import { UnpackWorkerCommand } from './internal/unpack.js';
 import { UsernsCommand } from './internal/userns.js';
+import { TtyTestCommand } from './internal/tty-test.js';
+import { VolumeCreateCommand } from './volume/create.js';
+import { VolumeInspectCommand } from './volume/inspect.js';
+import { VolumeLsCommand } from './volume/ls.js';
+import { VolumePopulateCommand } from './volume/populate.js';
+import { VolumePruneCommand } from './volume/prune.js';
+import { VolumeRmCommand } from './volume/rm.js';
 
 /** Every command ctr has; the man pages and completions are generated from this list. */
 export const commands: CommandClass<CtrContext>[] = [
@@ -28,10 +35,17 @@ export const commands: CommandClass<CtrContext>[] = [
   RmiCommand,
   HistoryCommand,
   ImagePruneCommand,
+  VolumeCreateCommand,
+  VolumeLsCommand,
+  VolumeInspectCommand,
+  VolumeRmCommand,
+  VolumePruneCommand,
+  VolumePopulateCommand,
   InfoCommand,
   VersionCommand, CompletionCommand, ReferenceCommand, SelftestNativeCommand, LoginCommand, LogoutCommand,
   UnpackWorkerCommand,
   ReassembleWorkerCommand,
   LayerDebugCommand,
   UsernsCommand,
+  TtyTestCommand,
 ];

@@ -177,6 +177,8 @@ export interface RemoveImageResult {
 export async function removeImages(opts: RemoveImagesOptions): Promise<RemoveImageResult> {
   const { store } = openEngine(opts);
   const result: RemoveImageResult = { untagged: [], deleted: [], errors: [] };
+  const usedBy = new Map<string, string[]>();
+  for (const c of store.containers.list()) usedBy.set(c.image, [...(usedBy.get(c.image) ?? []), c.name]);
   await store.updateImages((images) => {
     for (const arg of opts.images) {
       let img: ImageRecord | undefined;
@@ -194,6 +196,11 @@ export async function removeImages(opts: RemoveImagesOptions): Promise<RemoveIma
       if (byName && img.names.length > 1) {
         img.names = img.names.filter((n) => n !== byName);
         result.untagged.push(displayName(byName));
+        continue;
+      }
+      const users = usedBy.get(img.id);
+      if (users && !opts.force && (!byName || img.names.length <= 1)) {
+        result.errors.push(`image ${byName ? displayName(byName) : shortId(img.id)} is used by container${users.length > 1 ? 's' : ''} ${users.join(', ')}; remove ${users.length > 1 ? 'them' : 'it'} first (ctr rm), or use --force`);
         continue;
       }
       if (!byName && img.names.length > 1 && !opts.force) {
@@ -240,6 +247,12 @@ export async function collectGarbage(store: Store): Promise<number> {
       if (img.indexDigest) usedBlobs.add(img.indexDigest);
       for (const d of imageConfig(store, img).rootfs.diff_ids) usedLayers.add(d);
     }
+    // Containers keep the layers (and config) of an image removed with --force.
+    for (const c of store.containers.list()) {
+      if (images.some((i) => i.id === c.image) || !store.blobs.has(c.image)) continue;
+      usedBlobs.add(c.image);
+      for (const d of store.blobs.getJson<ImageConfig>(c.image).rootfs.diff_ids) usedLayers.add(d);
+    }
     return {
       layers: store.layers.list().filter((l) => !usedLayers.has(l.diffId)),
       blobs: store.blobs.list().filter((b) => !usedBlobs.has(b)),
@@ -251,7 +264,9 @@ export async function collectGarbage(store: Store): Promise<number> {
     // A pull may have started to use it since: recheck under the layer's own lock.
     const lock = await store.layers.lockLayer(l.diffId);
     try {
-      const stillUsed = store.images.list().some((img) => imageConfig(store, img).rootfs.diff_ids.includes(l.diffId));
+      const stillUsed =
+        store.images.list().some((img) => imageConfig(store, img).rootfs.diff_ids.includes(l.diffId)) ||
+        store.containers.list().some((c) => store.blobs.has(c.image) && store.blobs.getJson<ImageConfig>(c.image).rootfs.diff_ids.includes(l.diffId));
       if (!stillUsed) {
         await store.layers.remove(l.diffId);
         freed += l.size;
@@ -271,8 +286,10 @@ export interface PruneImagesOptions extends EngineOptions {
 export async function pruneImages(opts: PruneImagesOptions): Promise<{ deleted: string[]; reclaimed: number }> {
   const { store } = openEngine(opts);
   const deleted: string[] = [];
+  const used = new Set(store.containers.list().map((c) => c.image));
   await store.updateImages((images) => {
     for (const img of [...images]) {
+      if (used.has(img.id)) continue;
       if (opts.all || img.names.length === 0) {
         images.splice(images.indexOf(img), 1);
         deleted.push(img.id);

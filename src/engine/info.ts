@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { release } from 'node:os';
+import { cgroupMode, findRuntime, runtimeVersion } from '../runtime/oci.js';
 import { probeStorage } from '../runtime/storage.js';
 import { version } from '../version.js';
 import { openEngine, type EngineOptions } from './context.js';
-
-const run = promisify(execFile);
 
 export interface Info {
   version: string;
@@ -16,43 +14,28 @@ export interface Info {
   runtime: { name: string; path: string; version: string } | null;
 }
 
-async function firstLine(cmd: string, args: string[]): Promise<string | null> {
+async function probeRuntime(): Promise<Info['runtime']> {
   try {
-    const { stdout } = await run(cmd, args, { timeout: 5000 });
-    return stdout.split('\n')[0]!.trim();
+    const rt = findRuntime();
+    return { ...rt, version: await runtimeVersion(rt) };
   } catch {
     return null;
   }
 }
 
-/** crun first, then runc; crun refuses to run at all on hybrid cgroups, so it is skipped there. */
-async function probeRuntime(cgroups: string): Promise<Info['runtime']> {
-  const names = cgroups.startsWith('hybrid') ? ['runc'] : ['crun', 'runc'];
-  for (const name of names) {
-    for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
-      const path = `${dir}/${name}`;
-      const line = await firstLine(path, ['--version']);
-      if (line) return { name, path, version: line.replace(/^\S+ version /, '') };
-    }
-  }
-  return null;
-}
-
-async function cgroupMode(): Promise<string> {
-  const line = await firstLine('stat', ['-fc', '%T', '/sys/fs/cgroup']);
-  if (line === 'cgroup2fs') return 'v2';
-  const unified = await firstLine('stat', ['-fc', '%T', '/sys/fs/cgroup/unified']);
-  return unified === 'cgroup2fs' ? 'hybrid (v1 + empty v2)' : 'v1';
+function describeCgroups(): string {
+  const mode = cgroupMode();
+  return mode === 'hybrid' ? 'hybrid (v1 + empty v2)' : mode;
 }
 
 export async function info(opts: EngineOptions): Promise<Info> {
   const { store, mapping } = openEngine(opts);
-  const [kernel, cgroups] = await Promise.all([firstLine('uname', ['-r']), cgroupMode()]);
-  const [runtime, storageMode] = await Promise.all([probeRuntime(cgroups), store.withScratchDir((dir) => probeStorage(mapping, dir))]);
+  const cgroups = describeCgroups();
+  const [runtime, storageMode] = await Promise.all([probeRuntime(), store.withScratchDir((dir) => probeStorage(mapping, dir))]);
   return {
     version,
     node: process.version,
-    host: { os: process.platform, arch: process.arch, kernel: kernel ?? '', cgroups },
+    host: { os: process.platform, arch: process.arch, kernel: release(), cgroups },
     store: {
       root: store.location.root,
       runroot: store.location.runroot,

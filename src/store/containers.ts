@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { writeJsonAtomic } from './atomic.js';
@@ -23,6 +23,8 @@ export interface ContainerState {
   status: ContainerStatus;
   /** The container's init process on the host, while running. */
   pid?: number;
+  /** The process's start time (from /proc), so a reused pid is not mistaken for it. */
+  pidStartTime?: string;
   startedAt?: string;
   finishedAt?: string;
   exitCode?: number;
@@ -80,6 +82,18 @@ export class ContainerIndex {
   path(id: string): string {
     if (!/^[a-f0-9]{64}$/.test(id)) throw new Error(`internal: bad container id ${id}`);
     return join(this.dir, id);
+  }
+
+  /** Deletes a container's files: renamed away first, so a half-deleted directory is never seen. */
+  async removeFiles(id: string, remover: (path: string) => Promise<void>): Promise<void> {
+    const trash = join(this.dir, `.trash-${id}-${randomBytes(4).toString('hex')}`);
+    try {
+      renameSync(this.path(id), trash);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return;
+      throw err;
+    }
+    await remover(trash);
   }
 
   static newId(): string {

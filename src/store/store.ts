@@ -6,6 +6,7 @@ import { ImageIndex, type ImageRecord } from './images.js';
 import { LayerStore, type TreeRemover } from './layers.js';
 import { withLock } from './lock.js';
 import { resolveLocation, type LocationOptions, type StoreLocation } from './paths.js';
+import { VolumeStore } from './volumes.js';
 
 export interface StoreOptions extends LocationOptions {
   /** Deletes trees that may hold files of subordinate ids (rootless: inside the user namespace). */
@@ -22,6 +23,7 @@ export class Store {
   readonly layers: LayerStore;
   readonly images: ImageIndex;
   readonly containers: ContainerIndex;
+  readonly volumes: VolumeStore;
   private readonly lockPath: string;
 
   /** rm -rf for trees that may hold files of subordinate ids. */
@@ -36,6 +38,7 @@ export class Store {
     this.layers = new LayerStore(join(location.root, 'layers'), remover);
     this.images = new ImageIndex(location.root);
     this.containers = new ContainerIndex(join(location.root, 'containers'));
+    this.volumes = new VolumeStore(join(location.root, 'volumes'), remover);
     this.lockPath = join(location.root, 'store.lock');
   }
 
@@ -58,6 +61,16 @@ export class Store {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  /** Where a container's runtime bundle (config.json) lives: gone after a reboot, like the container process. */
+  containerRunDir(id: string): string {
+    return join(this.location.runroot, 'containers', id);
+  }
+
+  /** The OCI runtime's own state directory (runc --root) for this store. */
+  runtimeStateDir(): string {
+    return join(this.location.runroot, 'runtime');
   }
 
   /** Read-modify-write of the container index under the lock. */

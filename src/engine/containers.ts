@@ -1,0 +1,163 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CtrError } from '../errors.js';
+import { shortId } from '../image/digest.js';
+import type { ContainerRecord } from '../store/containers.js';
+import type { Store } from '../store/store.js';
+import { openEngine, type Engine, type EngineOptions } from './context.js';
+
+/** Finds a container by full id, unique id prefix, or name, as docker does. */
+export function findContainer(containers: ContainerRecord[], s: string): ContainerRecord | undefined {
+  const byName = containers.find((c) => c.name === s || `/${c.name}` === s);
+  if (byName) return byName;
+  if (/^[a-f0-9]{1,64}$/.test(s)) {
+    const hits = containers.filter((c) => c.id.startsWith(s));
+    if (hits.length > 1) throw new CtrError(`the container id prefix ${s} is ambiguous: it matches ${hits.length} containers; give more digits or the name`);
+    return hits[0];
+  }
+  return undefined;
+}
+
+export function resolveContainer(store: Store, s: string): ContainerRecord {
+  const c = findContainer(store.containers.list(), s);
+  if (!c) throw new CtrError(`no such container: ${s}`);
+  return c;
+}
+
+/** The start time of a process (field 22 of /proc/PID/stat), to tell it from a later one with its pid. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the process a running container was recorded with is still that process. */
+export function isAlive(c: ContainerRecord): boolean {
+  const { pid, pidStartTime } = c.state;
+  if (!pid) return false;
+  const now = processStartTime(pid);
+  return now !== undefined && (pidStartTime === undefined || now === pidStartTime);
+}
+
+/**
+ * Reconstructs the truth without a daemon: a container recorded as running whose process is
+ * gone (killed with ctr, or the machine rebooted) is exited. Returns the corrected list.
+ */
+export async function reconcile(store: Store): Promise<ContainerRecord[]> {
+  const list = store.containers.list();
+  if (!list.some((c) => (c.state.status === 'running' || c.state.status === 'paused') && !isAlive(c))) return list;
+  return store.updateContainers((containers) => {
+    for (const c of containers) {
+      if ((c.state.status === 'running' || c.state.status === 'paused') && !isAlive(c)) {
+        c.state = { ...c.state, status: 'exited', pid: undefined, finishedAt: c.state.finishedAt ?? new Date().toISOString(), exitCode: c.state.exitCode ?? 255 };
+      }
+    }
+    return containers;
+  });
+}
+
+export interface ContainerRow {
+  id: string;
+  name: string;
+  image: string;
+  command: string;
+  created: string;
+  status: ContainerRecord['state']['status'];
+  exitCode?: number;
+  startedAt?: string;
+  finishedAt?: string;
+  labels: Record<string, string>;
+  mounts: string[];
+  sizeRw?: number;
+}
+
+export interface ListContainersOptions extends EngineOptions {
+  all?: boolean;
+  filters?: string[];
+  size?: boolean;
+}
+
+export async function listContainers(opts: ListContainersOptions): Promise<ContainerRow[]> {
+  const { store } = openEngine(opts);
+  const containers = await reconcile(store);
+  const filters = (opts.filters ?? []).map(parseFilter);
+  const rows: ContainerRow[] = [];
+  for (const c of [...containers].sort((a, b) => b.created.localeCompare(a.created))) {
+    if (!opts.all && c.state.status !== 'running' && c.state.status !== 'paused' && !filters.length) continue;
+    const row: ContainerRow = {
+      id: c.id,
+      name: c.name,
+      image: c.imageName,
+      command: ((c.config.command as string[] | undefined) ?? []).join(' '),
+      created: c.created,
+      status: c.state.status,
+      exitCode: c.state.exitCode,
+      startedAt: c.state.startedAt,
+      finishedAt: c.state.finishedAt,
+      labels: c.labels,
+      mounts: c.mounts.map((m) => m.source || m.destination),
+    };
+    if (!filters.every((f) => f(row, c))) continue;
+    if (opts.size) row.sizeRw = await treeSize(join(store.containers.path(c.id), 'upper'));
+    rows.push(row);
+  }
+  return rows;
+}
+
+async function treeSize(dir: string): Promise<number> {
+  const { readdir, lstat } = await import('node:fs/promises');
+  let total = 0;
+  const walk = async (d: string): Promise<void> => {
+    let names: string[];
+    try {
+      names = await readdir(d);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const st = await lstat(join(d, n)).catch(() => undefined);
+      if (!st) continue;
+      if (st.isDirectory()) await walk(join(d, n));
+      else total += st.size;
+    }
+  };
+  await walk(dir);
+  return total;
+}
+
+function parseFilter(spec: string): (row: ContainerRow, c: ContainerRecord) => boolean {
+  const eq = spec.indexOf('=');
+  if (eq < 0) throw new CtrError(`invalid filter "${spec}": use KEY=VALUE, e.g. status=exited or name=web`);
+  const key = spec.slice(0, eq);
+  const value = spec.slice(eq + 1);
+  switch (key) {
+    case 'status': {
+      const known = ['created', 'running', 'paused', 'exited', 'restarting', 'removing', 'dead'];
+      if (!known.includes(value)) throw new CtrError(`invalid filter "${spec}": status is one of ${known.join(', ')}`);
+      return (row) => row.status === value;
+    }
+    case 'name':
+      return (row) => new RegExp(value).test(row.name);
+    case 'id':
+      return (row) => row.id.startsWith(value);
+    case 'ancestor':
+      return (row, c) => row.image === value || c.image === value || c.image.slice(7).startsWith(value) || c.imageName.split(':')[0] === value;
+    case 'label': {
+      const [k, v] = value.split('=', 2) as [string, string | undefined];
+      return (row) => k in row.labels && (v === undefined || row.labels[k] === v);
+    }
+    case 'exited':
+      return (row) => row.status === 'exited' && String(row.exitCode) === value;
+    default:
+      throw new CtrError(`unknown filter "${key}": ctr ps takes status, name, id, ancestor, label and exited`);
+  }
+}
+
+export function displayId(c: { id: string }, noTrunc = false): string {
+  return noTrunc ? c.id : shortId(c.id);
+}
+
+export type { Engine };

@@ -1,0 +1,104 @@
+import { execFile, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { promisify } from 'node:util';
+import { CtrError } from '../errors.js';
+import { findExecutable } from './idmap.js';
+
+const run = promisify(execFile);
+
+export interface OciRuntime {
+  name: string;
+  path: string;
+}
+
+/** Hybrid cgroups: v1 controllers with an (empty) cgroup2 at /sys/fs/cgroup/unified. */
+export function cgroupMode(): 'v2' | 'hybrid' | 'v1' {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8');
+  if (/ \/sys\/fs\/cgroup cgroup2 /.test(mounts)) return 'v2';
+  if (/ \/sys\/fs\/cgroup\/unified cgroup2 /.test(mounts)) return 'hybrid';
+  return 'v1';
+}
+
+/**
+ * The OCI runtime to use: --runtime NAME|PATH when given; else crun, then runc. crun refuses
+ * to run at all on hybrid cgroups, so it is passed over there.
+ */
+export function findRuntime(wanted?: string): OciRuntime {
+  if (wanted) {
+    const path = isAbsolute(wanted) ? (existsSync(wanted) ? wanted : undefined) : findExecutable(wanted);
+    if (!path) throw new CtrError(`the OCI runtime ${wanted} was not found; install it or give its full path with --runtime`);
+    return { name: wanted.split('/').pop()!, path };
+  }
+  const names = cgroupMode() === 'hybrid' ? ['runc'] : ['crun', 'runc'];
+  for (const name of names) {
+    const path = findExecutable(name);
+    if (path) return { name, path };
+  }
+  throw new CtrError('no OCI runtime found: install runc (or crun), e.g. apt-get install runc');
+}
+
+export async function runtimeVersion(rt: OciRuntime): Promise<string> {
+  try {
+    const { stdout } = await run(rt.path, ['--version'], { timeout: 5000 });
+    return stdout.split('\n')[0]!.replace(/^\S+ version /, '').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** One runtime state directory (runc --root) per store: containers of other stores stay apart. */
+export class RuntimeClient {
+  constructor(
+    readonly runtime: OciRuntime,
+    readonly stateDir: string,
+  ) {}
+
+  private args(rest: string[]): string[] {
+    return ['--root', this.stateDir, ...rest];
+  }
+
+  /** `runc run` in the foreground: the runtime's exit status is the container's. */
+  runForeground(id: string, bundle: string, opts: { stdio: StdioOptions; consoleSocket?: string; env?: NodeJS.ProcessEnv }): ChildProcess {
+    const extra = opts.consoleSocket ? ['--console-socket', opts.consoleSocket] : [];
+    return spawn(this.runtime.path, this.args(['run', '--bundle', bundle, ...extra, id]), { stdio: opts.stdio, env: opts.env ?? process.env });
+  }
+
+  async kill(id: string, signal: string | number, all = false): Promise<void> {
+    await this.exec(['kill', ...(all ? ['--all'] : []), id, String(signal)]);
+  }
+
+  async delete(id: string, force = false): Promise<void> {
+    await this.exec(['delete', ...(force ? ['--force'] : []), id]).catch((err: unknown) => {
+      // Already gone (it exited and was cleaned up, or the state dir is new after a reboot).
+      if (!/does not exist|not found/i.test(String((err as Error).message))) throw err;
+    });
+  }
+
+  async state(id: string): Promise<{ status: string; pid: number } | undefined> {
+    try {
+      const out = await this.exec(['state', id]);
+      return JSON.parse(out) as { status: string; pid: number };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async exec(rest: string[]): Promise<string> {
+    try {
+      const { stdout } = await run(this.runtime.path, this.args(rest), { timeout: 30_000 });
+      return stdout;
+    } catch (err) {
+      const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
+      throw new CtrError(`${this.runtime.name} ${rest[0]} ${rest.at(-2) ?? ''}: ${lastRuntimeError(stderr) || (err as Error).message}`);
+    }
+  }
+}
+
+/** The message of the last error runc/crun printed (they log `level=error msg="..."` lines). */
+export function lastRuntimeError(stderr: string): string {
+  const lines = stderr.trim().split('\n').filter(Boolean);
+  const last = lines.at(-1) ?? '';
+  const m = /msg="((?:[^"\\]|\\.)*)"/.exec(last);
+  return m ? m[1]!.replace(/\\"/g, '"') : last;
+}
