@@ -1,5 +1,12 @@
 import type { CommandClass } from 'clipanion';
 import type { CtrContext } from './command.js';
+import { ContainerPruneCommand } from './container/prune.js';
+import { CreateCommand } from './container/create.js';
+import { LogsCommand } from './container/logs.js';
+import { PsCommand } from './container/ps.js';
+import { RmCommand } from './container/rm.js';
+import { RunCommand } from './container/run.js';
+import { StartCommand } from './container/start.js';
 import { HistoryCommand } from './image/history.js';
 import { ImagesCommand } from './image/images.js';
 import { InspectCommand } from './image/inspect.js';
@@ -28,6 +35,13 @@ import { VolumeRmCommand } from './volume/rm.js';
 
 /** Every command ctr has; the man pages and completions are generated from this list. */
 export const commands: CommandClass<CtrContext>[] = [
+  RunCommand,
+  CreateCommand,
+  StartCommand,
+  PsCommand,
+  RmCommand,
+  LogsCommand,
+  ContainerPruneCommand,
   PullCommand,
   ImagesCommand,
   InspectCommand,

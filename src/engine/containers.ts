@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CtrError } from '../errors.js';
 import { shortId } from '../image/digest.js';
@@ -108,7 +109,6 @@ export async function listContainers(opts: ListContainersOptions): Promise<Conta
 }
 
 async function treeSize(dir: string): Promise<number> {
-  const { readdir, lstat } = await import('node:fs/promises');
   let total = 0;
   const walk = async (d: string): Promise<void> => {
     let names: string[];

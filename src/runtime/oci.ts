@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { CtrError } from '../errors.js';
 import { findExecutable } from './idmap.js';
@@ -61,7 +61,9 @@ export class RuntimeClient {
   /** `runc run` in the foreground: the runtime's exit status is the container's. */
   runForeground(id: string, bundle: string, opts: { stdio: StdioOptions; consoleSocket?: string; env?: NodeJS.ProcessEnv }): ChildProcess {
     const extra = opts.consoleSocket ? ['--console-socket', opts.consoleSocket] : [];
-    return spawn(this.runtime.path, this.args(['run', '--bundle', bundle, ...extra, id]), { stdio: opts.stdio, env: opts.env ?? process.env });
+    // The runtime's own log goes to a file, so the container's stderr carries only its last word.
+    const log = ['--log', join(bundle, 'runtime.log'), '--log-format', 'json'];
+    return spawn(this.runtime.path, [...log, ...this.args(['run', '--bundle', bundle, ...extra, id])], { stdio: opts.stdio, env: opts.env ?? process.env });
   }
 
   async kill(id: string, signal: string | number, all = false): Promise<void> {

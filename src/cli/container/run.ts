@@ -1,0 +1,45 @@
+import { Command } from 'clipanion';
+import { pullProgress } from '../progress.js';
+import { ContainerFlagsCommand } from './flags.js';
+
+export class RunCommand extends ContainerFlagsCommand {
+  static override paths = [['run'], ['container', 'run']];
+  static override usage = Command.Usage({
+    category: 'Containers',
+    description: 'run a command in a new container',
+    details: `
+      Creates a container from IMAGE (pulled first when it is not here) and runs COMMAND in it, or the image's ENTRYPOINT and CMD. ctr stays in the foreground as the container's monitor: standard output and error pass through unchanged (and are kept for \`ctr logs\`), \`-i\` passes standard input, signals sent to ctr reach the container, and ctr exits with the container's exit code: 125 when ctr itself failed, 126 when the command cannot be run, 127 when it is not found.
+
+      As a normal user, root in the container is you and other ids are your /etc/subuid range; files keep their owners.
+    `,
+    examples: [
+      ['Run a shell', '$0 run -it busybox sh'],
+      ['Build in the current directory and clean up', '$0 run --rm -v "$PWD":/src -w /src gcc make'],
+      ['Pipe a tar archive through a container', 'tar c . | $0 run -i --rm busybox tar t'],
+      ['As another user, read-only', '$0 run --rm -u 1000:1000 --read-only busybox id'],
+    ],
+  });
+
+  async execute(): Promise<number> {
+    const { runContainer } = await import('../../engine/run.js');
+    const { CtrError } = await import('../../errors.js');
+    const opts = this.containerOptions();
+    const progress = pullProgress(this.context.stderr, false);
+    try {
+      const result = await runContainer(
+        { ...this.context.globals, ...opts },
+        {
+          stdin: opts.interactive ? this.context.stdin : undefined,
+          stdout: this.context.stdout,
+          stderr: this.context.stderr,
+          progress,
+          notice: (t) => this.context.stderr.write(`${t}\n`),
+        },
+      );
+      if (result.startError) throw new CtrError(result.startError, result.exitCode);
+      return result.exitCode;
+    } finally {
+      progress.finish();
+    }
+  }
+}

@@ -1,0 +1,240 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CtrError, errnoCode } from '../errors.js';
+import { formatReference, parseReference } from '../image/reference.js';
+import type { ImageConfig } from '../image/types.js';
+import { findExecutable } from '../runtime/idmap.js';
+import {
+  expandEnvFlags,
+  imageVolumeTargets,
+  parseEnvFile,
+  parseMountFlag,
+  parseSignal,
+  parseTmpfsFlag,
+  parseUlimit,
+  parseVolumeFlag,
+  resolveCommand,
+  type MountRequest,
+} from '../runtime/spec.js';
+import { ContainerIndex, type ContainerMount, type ContainerRecord } from '../store/containers.js';
+import type { Engine } from './context.js';
+import { findImage, imageConfig } from './images.js';
+import { randomName } from './names.js';
+import { pullInto, type PullProgress } from './pull.js';
+import type { CreateOptions } from './run-options.js';
+
+/** The options kept in a container record: what start needs to build its spec again. */
+export interface StoredConfig {
+  command: string[];
+  env: string[];
+  user?: string;
+  groupAdd: string[];
+  workdir?: string;
+  hostname?: string;
+  tty: boolean;
+  interactive: boolean;
+  readOnly: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  privileged: boolean;
+  securityOpt: string[];
+  ulimits: string[];
+  init: boolean;
+  network: 'private' | 'host';
+  stopSignal: string;
+  stopTimeout?: number;
+  memory?: string;
+  cpus?: string;
+  pidsLimit?: string;
+  shmSize?: string;
+  runtime?: string;
+  autoRemove: boolean;
+}
+
+/**
+ * Makes a container: the image (pulled when missing, per --pull), a record with everything
+ * start needs, its directory with an empty upper layer and its /etc files, its volumes.
+ * Bad input fails before anything is written.
+ */
+export async function createContainer(engine: Engine, opts: CreateOptions, progress?: PullProgress): Promise<ContainerRecord> {
+  const { store } = engine;
+  if (opts.cidfile && existsSync(opts.cidfile)) throw new CtrError(`the container ID file ${opts.cidfile} already exists; remove it first`);
+  const image = await imageFor(engine, opts, progress);
+  const config = imageConfig(store, image.record);
+  const command = resolveCommand(config.config, { entrypoint: opts.entrypoint, args: opts.args });
+  const env = [...(opts.envFile ?? []).flatMap((f) => parseEnvFile(readEnvFile(f), (n) => process.env[n], f)), ...expandEnvFlags(opts.env ?? [], (n) => process.env[n])];
+  const requests: MountRequest[] = [
+    ...(opts.volumes ?? []).map((v) => parseVolumeFlag(v)),
+    ...(opts.mounts ?? []).map((m) => parseMountFlag(m)),
+    ...(opts.tmpfs ?? []).map((t) => parseTmpfsFlag(t)),
+  ];
+  for (const target of imageVolumeTargets(config.config, requests)) requests.push({ type: 'volume', target, readonly: false, nocopy: false });
+  for (const u of opts.ulimits ?? []) parseUlimit(u);
+  const stopSignal = opts.stopSignal ?? config.config?.StopSignal ?? 'SIGTERM';
+  parseSignal(stopSignal);
+  const network = opts.network === undefined || opts.network === 'none' || opts.network === 'private' || opts.network === 'bridge' ? 'private' : opts.network;
+  if (network !== 'private' && network !== 'host') throw new CtrError(`--network ${opts.network} is not supported yet: use none (a private network with loopback) or host`);
+  if (opts.init && !initBinary()) throw new CtrError('--init needs catatonit or tini on this host: apt-get install catatonit');
+  const labels = Object.fromEntries((opts.labels ?? []).map((l) => splitLabel(l)));
+
+  const id = ContainerIndex.newId();
+  const dir = store.containers.path(id);
+  mkdirSync(join(dir, 'upper'), { recursive: true, mode: 0o755 });
+  mkdirSync(join(dir, 'work'), { mode: 0o700 });
+  mkdirSync(join(dir, 'userdata'), { mode: 0o755 });
+  const hostname = network === 'host' ? undefined : (opts.hostname ?? id.slice(0, 12));
+  writeEtcFiles(join(dir, 'userdata'), hostname, network);
+
+  const stored: StoredConfig = {
+    command,
+    env,
+    user: opts.user,
+    groupAdd: opts.groupAdd ?? [],
+    workdir: opts.workdir,
+    hostname: opts.hostname,
+    tty: opts.tty ?? false,
+    interactive: opts.interactive ?? false,
+    readOnly: opts.readOnly ?? false,
+    capAdd: opts.capAdd ?? [],
+    capDrop: opts.capDrop ?? [],
+    privileged: opts.privileged ?? false,
+    securityOpt: opts.securityOpt ?? [],
+    ulimits: opts.ulimits ?? [],
+    init: opts.init ?? false,
+    network,
+    stopSignal,
+    stopTimeout: opts.stopTimeout,
+    memory: opts.memory,
+    cpus: opts.cpus,
+    pidsLimit: opts.pidsLimit,
+    shmSize: opts.shmSize,
+    runtime: opts.runtime,
+    autoRemove: opts.rm ?? false,
+  };
+  let record: ContainerRecord | undefined;
+  const newVolumes: { name: string; target: string; nocopy: boolean }[] = [];
+  try {
+    record = await store.updateContainers((containers) => {
+      const taken = new Set(containers.map((c) => c.name));
+      if (opts.name !== undefined) {
+        if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(opts.name)) throw new CtrError(`invalid container name "${opts.name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+        const other = containers.find((c) => c.name === opts.name);
+        if (other) throw new CtrError(`the container name "${opts.name}" is already in use by container ${other.id.slice(0, 12)}; remove it (ctr rm ${opts.name}) or choose another name`);
+      }
+      const mounts: ContainerMount[] = requests.map((r) => {
+        if (r.type === 'bind') {
+          if (!existsSync(r.source)) {
+            if (!r.createHostPath) throw new CtrError(`bind source path does not exist: ${r.source}; create it first`);
+            mkdirSync(r.source, { recursive: true });
+          }
+          return { type: 'bind', source: r.source, destination: r.target, readOnly: r.readonly, options: r.propagation ? [r.propagation] : undefined };
+        }
+        if (r.type === 'tmpfs') return { type: 'tmpfs', source: '', destination: r.target, readOnly: r.readonly, options: r.options };
+        const { volume, created } = store.volumes.create(r.name, r.labels ?? {}, { anonymous: r.name === undefined });
+        if (created) newVolumes.push({ name: volume.Name, target: r.target, nocopy: r.nocopy });
+        return { type: 'volume', source: volume.Name, destination: r.target, readOnly: r.readonly, anonymous: r.name === undefined };
+      });
+      const rec: ContainerRecord = {
+        id,
+        name: opts.name ?? randomName(taken),
+        image: image.record.id,
+        imageName: image.name,
+        created: new Date().toISOString(),
+        config: stored as unknown as Record<string, unknown>,
+        mounts,
+        labels,
+        state: { status: 'created' },
+      };
+      containers.push(rec);
+      return rec;
+    });
+  } catch (err) {
+    await store.removeTree(dir).catch(() => {});
+    throw err;
+  }
+  await copyUpVolumes(engine, config, newVolumes);
+  if (opts.cidfile) writeCidfile(opts.cidfile, id);
+  return record;
+}
+
+/** A new, empty volume mounted where the image has files gets a copy of them, as docker does. */
+async function copyUpVolumes(engine: Engine, config: ImageConfig, volumes: { name: string; target: string; nocopy: boolean }[]): Promise<void> {
+  if (volumes.every((v) => v.nocopy)) return;
+  const { lookupRootfsPath } = await import('../runtime/rootfs-file.js');
+  const { populateFromImage } = await import('./volume.js');
+  const lowerdirs = [...config.rootfs.diff_ids].reverse().map((d) => engine.store.layers.diffPath(d));
+  for (const v of volumes) {
+    if (v.nocopy) continue;
+    const source = lookupRootfsPath(lowerdirs, v.target);
+    if (source) await populateFromImage(engine.store, v.name, source, engine.mapping);
+  }
+}
+
+async function imageFor(engine: Engine, opts: CreateOptions, progress?: PullProgress): Promise<{ record: NonNullable<ReturnType<typeof findImage>>; name: string }> {
+  const { store } = engine;
+  const local = opts.pull === 'always' ? undefined : findImage(store.images.list(), opts.image);
+  if (local) return { record: local, name: opts.image };
+  if (opts.pull === 'never') throw new CtrError(`no such image: ${opts.image}; pull it first (ctr pull ${opts.image}) or drop --pull=never`);
+  let reference: string;
+  try {
+    reference = formatReference(parseReference(opts.image));
+  } catch (err) {
+    throw err instanceof CtrError ? err : new CtrError(String(err));
+  }
+  const result = await pullInto(engine, { ...opts, reference, progress });
+  const pulled = findImage(store.images.list(), result.id);
+  if (!pulled) throw new CtrError(`the image ${opts.image} was pulled but is not in the store any more; try again`);
+  return { record: pulled, name: opts.image };
+}
+
+function readEnvFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CtrError(`cannot read the env file ${path}: ${errnoCode(err) === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+}
+
+function splitLabel(l: string): [string, string] {
+  const eq = l.indexOf('=');
+  return eq < 0 ? [l, ''] : [l.slice(0, eq), l.slice(eq + 1)];
+}
+
+/** /etc/hosts, /etc/hostname and /etc/resolv.conf, bind-mounted into the container. */
+function writeEtcFiles(dir: string, hostname: string | undefined, network: 'private' | 'host'): void {
+  const hostFile = (p: string) => {
+    try {
+      return readFileSync(p, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  if (network === 'host') {
+    writeFileSync(join(dir, 'hosts'), hostFile('/etc/hosts'));
+    writeFileSync(join(dir, 'hostname'), hostFile('/etc/hostname'));
+  } else {
+    writeFileSync(join(dir, 'hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
+    writeFileSync(join(dir, 'hostname'), `${hostname}\n`);
+  }
+  writeFileSync(join(dir, 'resolv.conf'), hostFile('/etc/resolv.conf'));
+}
+
+function writeCidfile(path: string, id: string): void {
+  try {
+    writeFileSync(path, id, { flag: 'wx' });
+  } catch (err) {
+    if (errnoCode(err) === 'EEXIST') throw new CtrError(`the container ID file ${path} already exists; remove it first`);
+    throw new CtrError(`cannot write the container ID file ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** catatonit or tini on this host, for --init. */
+export function initBinary(): string | undefined {
+  return findExecutable('catatonit') ?? findExecutable('tini') ?? findExecutable('tini-static');
+}
+
+/** `ctr create`: one container, its ID printed by the caller. */
+export async function create(opts: CreateOptions, progress?: PullProgress): Promise<ContainerRecord> {
+  const { openEngine } = await import('./context.js');
+  return createContainer(openEngine(opts), opts, progress);
+}
