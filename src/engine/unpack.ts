@@ -191,7 +191,10 @@ export function startUnpack(req: UnpackRequest): LayerUnpack {
       return `sha256:${hash.digest('hex')}`;
     } catch (err) {
       // The worker may have stopped first (a full disk, a bad tar): its reason is the real one.
-      const workerFailure = await Promise.race([done.then(() => undefined, (e: unknown) => e), sleep(2000)]);
+      // A broken pipe means it is going; otherwise it may still be waiting for input.
+      const code = (err as { code?: string }).code;
+      const workerGoing = w.dead || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_PREMATURE_CLOSE';
+      const workerFailure = await Promise.race([done.then(() => undefined, (e: unknown) => e), sleep(workerGoing ? 30_000 : 500)]);
       if (workerFailure) throw workerFailure;
       const reason = describeDecompressError(err, compression);
       const failure = reason instanceof CtrError ? reason : new CtrError(`cannot unpack ${what}: ${errorMessage(reason)}`);

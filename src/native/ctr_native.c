@@ -1,12 +1,19 @@
-// The few system calls Node lacks: flock, xattrs, mknod. N-API only, so one build serves every Node.
+// The few system calls Node lacks (flock, xattrs, mknod, syncfs) and a thread pool that creates
+// the small files of a layer. N-API only, so one build serves every Node.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <node_api.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
@@ -212,6 +219,344 @@ static napi_value Syncfs(napi_env env, napi_callback_info info) {
 
 void ctr_register_console(napi_env env, napi_value exports);
 
+// A file queue: threads that create regular files (open, write, owner, mode, times, close) below
+// a root directory while the JavaScript thread goes on parsing the tar. The caller guarantees
+// that each queued path is new and that its parent directories exist; openat2 refuses symlinks
+// and escapes anyway. The first failure is kept and thrown by the next push or wait.
+#define FQ_MAX_THREADS 16
+#define FQ_MAX_OPS 4096
+enum { FQ_CHOWN = 1, FQ_CHMOD = 2 };
+
+typedef struct fq_op {
+  struct fq_op *next;
+  uint32_t mode;
+  uint32_t flags;
+  uint32_t uid, gid;
+  struct timespec times[2];
+  size_t len;
+  char *data;
+  char path[];
+} fq_op;
+
+typedef struct {
+  int rootfd;
+  pthread_mutex_t mu;
+  pthread_cond_t work;
+  pthread_cond_t progress;
+  fq_op *head, *tail;
+  size_t pending_ops, pending_bytes, max_bytes;
+  int nthreads;
+  pthread_t threads[FQ_MAX_THREADS];
+  int stopping, cancel, closed;
+  int err;
+  const char *err_syscall;
+  char *err_path;
+  double dbg_push_wait, dbg_thread_idle, dbg_thread_busy;
+} fq;
+#include <time.h>
+static double now_ms(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e3 + t.tv_nsec / 1e6; }
+
+static int use_openat2 = 1;
+
+static int fq_open_file(fq *q, fq_op *op) {
+  int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  mode_t mode = op->mode & 0777;
+  if (__atomic_load_n(&use_openat2, __ATOMIC_RELAXED)) {
+    struct open_how how = {.flags = flags, .mode = mode, .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+    int fd;
+    do fd = syscall(SYS_openat2, q->rootfd, op->path, &how, sizeof how); while (fd < 0 && errno == EINTR);
+    if (fd >= 0 || errno != ENOSYS) return fd;
+    // A kernel before 5.6 (or a seccomp filter): openat with O_NOFOLLOW on the last component.
+    __atomic_store_n(&use_openat2, 0, __ATOMIC_RELAXED);
+  }
+  int fd;
+  do fd = openat(q->rootfd, op->path, flags, mode); while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+// Returns 0 or an errno, naming the failed call in *syscall_name (as Node's fs names them).
+static int fq_run(fq *q, fq_op *op, const char **syscall_name) {
+  int fd = fq_open_file(q, op);
+  if (fd < 0) {
+    *syscall_name = "open";
+    return errno;
+  }
+  size_t off = 0;
+  while (off < op->len) {
+    ssize_t n = write(fd, op->data + off, op->len - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *syscall_name = "write";
+      goto fail;
+    }
+    off += (size_t)n;
+  }
+  if ((op->flags & FQ_CHOWN) && fchown(fd, op->uid, op->gid) < 0) {
+    *syscall_name = "fchown";
+    goto fail;
+  }
+  // After fchown, which clears setuid and setgid.
+  if ((op->flags & FQ_CHMOD) && fchmod(fd, op->mode) < 0) {
+    *syscall_name = "fchmod";
+    goto fail;
+  }
+  if (futimens(fd, op->times) < 0) {
+    *syscall_name = "futime";
+    goto fail;
+  }
+  if (close(fd) < 0 && errno != EINTR) {
+    *syscall_name = "close";
+    return errno;
+  }
+  return 0;
+fail: {
+  int e = errno;
+  close(fd);
+  return e;
+}
+}
+
+static void *fq_thread(void *arg) {
+  fq *q = arg;
+  pthread_mutex_lock(&q->mu);
+  for (;;) {
+    double t0 = now_ms();
+    while (!q->head && !q->stopping) pthread_cond_wait(&q->work, &q->mu);
+    q->dbg_thread_idle += now_ms() - t0;
+    fq_op *op = q->head;
+    if (!op) break;
+    q->head = op->next;
+    if (!q->head) q->tail = NULL;
+    int skip = q->err != 0 || q->cancel;
+    pthread_mutex_unlock(&q->mu);
+    const char *syscall_name = NULL;
+    double t1 = now_ms();
+    int e = skip ? 0 : fq_run(q, op, &syscall_name);
+    double t2 = now_ms();
+    pthread_mutex_lock(&q->mu);
+    if (e && !q->err) {
+      q->err = e;
+      q->err_syscall = syscall_name;
+      q->err_path = strcmp(syscall_name, "open") == 0 ? strdup(op->path) : NULL;
+    }
+    q->dbg_thread_busy += t2 - t1;
+    q->pending_ops--;
+    q->pending_bytes -= op->len;
+    free(op);
+    pthread_cond_broadcast(&q->progress);
+  }
+  pthread_mutex_unlock(&q->mu);
+  return NULL;
+}
+
+// Stops the threads after the queued files (all of them, or none with cancel), closes the root.
+static void fq_close(fq *q, int cancel) {
+  if (q->closed) return;
+  pthread_mutex_lock(&q->mu);
+  q->stopping = 1;
+  if (cancel) q->cancel = 1;
+  pthread_cond_broadcast(&q->work);
+  pthread_mutex_unlock(&q->mu);
+  for (int i = 0; i < q->nthreads; i++) pthread_join(q->threads[i], NULL);
+  if (getenv("CTR_FQ_DEBUG")) fprintf(stderr, "fq: push wait %.0f ms, thread idle %.0f busy %.0f ms\n", q->dbg_push_wait, q->dbg_thread_idle, q->dbg_thread_busy);
+  close(q->rootfd);
+  q->closed = 1;
+}
+
+static void fq_finalize(napi_env env, void *data, void *hint) {
+  fq *q = data;
+  fq_close(q, 1);
+  free(q->err_path);
+  pthread_mutex_destroy(&q->mu);
+  pthread_cond_destroy(&q->work);
+  pthread_cond_destroy(&q->progress);
+  free(q);
+}
+
+static fq *get_fq(napi_env env, napi_value v) {
+  void *data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok || !data) {
+    napi_throw_type_error(env, NULL, "not a file queue");
+    return NULL;
+  }
+  fq *q = data;
+  if (q->closed) {
+    napi_throw_error(env, NULL, "the file queue is closed");
+    return NULL;
+  }
+  return q;
+}
+
+// The kept failure as an Error with errno (negative, as Node's), syscall and path (relative to the root).
+static napi_value fq_throw(napi_env env, fq *q) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", q->err_syscall, strerror(q->err));
+  napi_value message, error, value;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, NULL, message, &error);
+  napi_create_int32(env, -q->err, &value);
+  napi_set_named_property(env, error, "errno", value);
+  napi_create_string_utf8(env, q->err_syscall, NAPI_AUTO_LENGTH, &value);
+  napi_set_named_property(env, error, "syscall", value);
+  if (q->err_path) {
+    napi_create_string_latin1(env, q->err_path, NAPI_AUTO_LENGTH, &value);
+    napi_set_named_property(env, error, "path", value);
+  }
+  napi_throw(env, error);
+  return NULL;
+}
+
+// fileQueueOpen(root, threads, maxBytes) -> queue
+static napi_value FileQueueOpen(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  char path[PATH_MAX_LEN];
+  int32_t threads;
+  double max_bytes;
+  if (get_path(env, argv[0], path) < 0) return throw_errno(env, "open", NULL, ENAMETOOLONG);
+  napi_get_value_int32(env, argv[1], &threads);
+  napi_get_value_double(env, argv[2], &max_bytes);
+  if (threads < 1) threads = 1;
+  if (threads > FQ_MAX_THREADS) threads = FQ_MAX_THREADS;
+  int rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) return throw_errno(env, "open", path, errno);
+  fq *q = calloc(1, sizeof *q);
+  q->rootfd = rootfd;
+  q->max_bytes = (size_t)max_bytes;
+  pthread_mutex_init(&q->mu, NULL);
+  pthread_cond_init(&q->work, NULL);
+  pthread_cond_init(&q->progress, NULL);
+  // The threads block every signal: Node's handlers belong to its own threads.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  for (int i = 0; i < threads; i++) {
+    if (pthread_create(&q->threads[i], NULL, fq_thread, q) != 0) break;
+    q->nthreads++;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  napi_value result;
+  if (q->nthreads == 0) {
+    close(rootfd);
+    free(q);
+    return throw_errno(env, "pthread_create", NULL, EAGAIN);
+  }
+  napi_create_external(env, q, fq_finalize, NULL, &result);
+  return result;
+}
+
+// fileQueuePush(queue, path, content, mode, uid, gid, flags, atime, mtime): path is a byte string
+// relative to the root, content a Buffer or an array of Buffers (copied), times in seconds.
+static napi_value FileQueuePush(napi_env env, napi_callback_info info) {
+  ARGS(9);
+  fq *q = get_fq(env, argv[0]);
+  if (!q) return NULL;
+  size_t plen;
+  if (napi_get_value_string_latin1(env, argv[1], NULL, 0, &plen) != napi_ok) {
+    napi_throw_type_error(env, NULL, "path must be a string");
+    return NULL;
+  }
+  bool is_array = false;
+  uint32_t count = 1;
+  napi_is_array(env, argv[2], &is_array);
+  if (is_array) napi_get_array_length(env, argv[2], &count);
+  size_t len = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value item = argv[2];
+    if (is_array) napi_get_element(env, argv[2], i, &item);
+    void *data;
+    size_t n;
+    if (napi_get_buffer_info(env, item, &data, &n) != napi_ok) {
+      napi_throw_type_error(env, NULL, "content must be a Buffer or an array of Buffers");
+      return NULL;
+    }
+    len += n;
+  }
+  fq_op *op = malloc(sizeof *op + plen + 1 + len);
+  if (!op) return throw_errno(env, "malloc", NULL, ENOMEM);
+  napi_get_value_string_latin1(env, argv[1], op->path, plen + 1, &plen);
+  if (memchr(op->path, 0, plen) != NULL) {
+    free(op);
+    napi_throw_type_error(env, NULL, "path must not contain null bytes");
+    return NULL;
+  }
+  op->data = op->path + plen + 1;
+  op->len = len;
+  size_t off = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value item = argv[2];
+    if (is_array) napi_get_element(env, argv[2], i, &item);
+    void *data;
+    size_t n;
+    napi_get_buffer_info(env, item, &data, &n);
+    memcpy(op->data + off, data, n);
+    off += n;
+  }
+  double times[2];
+  napi_get_value_uint32(env, argv[3], &op->mode);
+  napi_get_value_uint32(env, argv[4], &op->uid);
+  napi_get_value_uint32(env, argv[5], &op->gid);
+  napi_get_value_uint32(env, argv[6], &op->flags);
+  napi_get_value_double(env, argv[7], &times[0]);
+  napi_get_value_double(env, argv[8], &times[1]);
+  // The same rounding as libuv's futime (whole microseconds), so times match Node's futimesSync.
+  for (int i = 0; i < 2; i++) {
+    struct timespec *ts = &op->times[i];
+    ts->tv_sec = (time_t)times[i];
+    ts->tv_nsec = (long)((times[i] - (double)ts->tv_sec) * 1e9);
+    ts->tv_nsec -= ts->tv_nsec % 1000;
+    if (ts->tv_nsec < 0) {
+      ts->tv_nsec += 1000000000;
+      ts->tv_sec -= 1;
+    }
+  }
+  op->next = NULL;
+  pthread_mutex_lock(&q->mu);
+  double t0 = now_ms();
+  while (!q->err && q->pending_ops > 0 && (q->pending_bytes + len > q->max_bytes || q->pending_ops >= FQ_MAX_OPS))
+    pthread_cond_wait(&q->progress, &q->mu);
+  if (q->err) {
+    pthread_mutex_unlock(&q->mu);
+    free(op);
+    return fq_throw(env, q);
+  }
+  q->dbg_push_wait += now_ms() - t0;
+  if (q->tail) q->tail->next = op;
+  else q->head = op;
+  q->tail = op;
+  q->pending_ops++;
+  q->pending_bytes += len;
+  pthread_cond_signal(&q->work);
+  pthread_mutex_unlock(&q->mu);
+  return NULL;
+}
+
+// fileQueueWait(queue): returns when every queued file is done; throws the first failure.
+static napi_value FileQueueWait(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  fq *q = get_fq(env, argv[0]);
+  if (!q) return NULL;
+  pthread_mutex_lock(&q->mu);
+  while (q->pending_ops > 0) pthread_cond_wait(&q->progress, &q->mu);
+  int failed = q->err != 0;
+  pthread_mutex_unlock(&q->mu);
+  if (failed) return fq_throw(env, q);
+  return NULL;
+}
+
+// fileQueueClose(queue, cancel): stops the threads, first finishing the queued files unless cancel.
+static napi_value FileQueueClose(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  void *data = NULL;
+  if (napi_get_value_external(env, argv[0], &data) != napi_ok || !data) {
+    napi_throw_type_error(env, NULL, "not a file queue");
+    return NULL;
+  }
+  bool cancel = false;
+  napi_get_value_bool(env, argv[1], &cancel);
+  fq_close(data, cancel);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"flock", NULL, Flock, NULL, NULL, NULL, napi_default, NULL},
@@ -221,6 +566,10 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"llistxattr", NULL, Llistxattr, NULL, NULL, NULL, napi_default, NULL},
       {"mknod", NULL, Mknod, NULL, NULL, NULL, napi_default, NULL},
       {"syncfs", NULL, Syncfs, NULL, NULL, NULL, napi_default, NULL},
+      {"fileQueueOpen", NULL, FileQueueOpen, NULL, NULL, NULL, napi_default, NULL},
+      {"fileQueuePush", NULL, FileQueuePush, NULL, NULL, NULL, napi_default, NULL},
+      {"fileQueueWait", NULL, FileQueueWait, NULL, NULL, NULL, napi_default, NULL},
+      {"fileQueueClose", NULL, FileQueueClose, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   ctr_register_console(env, exports);

@@ -14,7 +14,35 @@ export interface Native {
   mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
   /** Flushes the whole file system that holds the open file fd. */
   syncfs(fd: number): void;
+  /**
+   * Starts `threads` threads that create regular files below the directory root; pushes block
+   * while more than maxBytes of content wait. Close it when done (see FileQueue in archive/).
+   */
+  fileQueueOpen(root: string | Buffer, threads: number, maxBytes: number): NativeFileQueue;
+  /**
+   * Queues a new file at path (a byte string relative to root, whose parents exist): the content
+   * is copied; flags: 1 = fchown to uid:gid, 2 = fchmod to mode after that; times in seconds.
+   * Throws the first failure of an earlier file (errno, syscall and, for open, path set).
+   */
+  fileQueuePush(
+    queue: NativeFileQueue,
+    path: string,
+    content: Buffer | Buffer[],
+    mode: number,
+    uid: number,
+    gid: number,
+    flags: number,
+    atime: number,
+    mtime: number,
+  ): void;
+  /** Returns when every queued file is done; throws the first failure. */
+  fileQueueWait(queue: NativeFileQueue): void;
+  /** Stops the threads after the queued files, or skipping them with cancel. */
+  fileQueueClose(queue: NativeFileQueue, cancel: boolean): void;
 }
+
+/** An opaque handle on the addon's file-creating threads. */
+export type NativeFileQueue = { readonly __brand: 'NativeFileQueue' };
 
 let cached: Native | undefined;
 
