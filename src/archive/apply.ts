@@ -19,6 +19,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { native } from '../native/index.js';
+import { FileQueue } from './file-queue.js';
 import { displayName, isRegularType, TarType, type TarHeader, type TarSink } from './tar.js';
 import type { TarSplitRecorder } from './tarsplit.js';
 
@@ -48,6 +49,11 @@ export class UnsafeLayerError extends Error {}
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 const FLUSH_BYTES = 1 << 20;
+/** Files up to this size without xattrs are created whole on the file queue's threads. */
+const QUEUED_FILE_MAX = FLUSH_BYTES;
+const QUEUE_BYTES = 16 << 20;
+// One thread: two contend for the directories' locks and the CPU, and were slower on 2 cores.
+const QUEUE_THREADS = 1;
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
@@ -112,7 +118,17 @@ class Notices {
 }
 
 type Current =
-  | { kind: 'file'; rel: string; header: TarHeader; pieces: Buffer[]; pending: number; fd: number | undefined; ref: number | undefined }
+  | {
+      kind: 'file';
+      rel: string;
+      header: TarHeader;
+      pieces: Buffer[];
+      pending: number;
+      fd: number | undefined;
+      ref: number | undefined;
+      /** Created whole by the file queue at the end of the entry, instead of here. */
+      queued: boolean;
+    }
   | { kind: 'inline' }
   | { kind: 'none' };
 
@@ -120,6 +136,11 @@ type Current =
  * Applies a layer tar to a directory in overlay form (whiteouts become 0/0 character devices,
  * opaque markers an xattr) while recording the tar-split. Never follows a symlink: each parent
  * component is checked with lstat, files are created with O_EXCL|O_NOFOLLOW.
+ *
+ * Small files are created on the file queue's threads while parsing goes on. That is safe
+ * because the queue only gets paths nothing of this layer has claimed yet (`made`), whose
+ * parents already exist; anything that looks at, replaces or removes a path the queue may still
+ * be creating, or needs it to exist (hard links, directory times), waits for the queue first.
  */
 export class LayerApplier implements TarSink {
   private readonly rootBytes: string;
@@ -131,6 +152,9 @@ export class LayerApplier implements TarSink {
   private liveRefs = new Map<string, number>();
   private dirTimes = new Map<string, [number, number]>();
   private whiteouts = new Set<string>();
+  /** Every path this layer created or began to create (a superset of what exists in root). */
+  private readonly made = new Set<string>();
+  private readonly queue: FileQueue;
   private readonly notices = new Notices();
   private cur: Current = { kind: 'none' };
 
@@ -139,6 +163,7 @@ export class LayerApplier implements TarSink {
     private readonly split: TarSplitRecorder,
   ) {
     this.rootBytes = Buffer.from(opts.root, 'utf8').toString('latin1');
+    this.queue = new FileQueue(opts.root, QUEUE_THREADS, QUEUE_BYTES);
   }
 
   raw(bytes: Buffer): void {
@@ -184,7 +209,10 @@ export class LayerApplier implements TarSink {
     if (cur.kind === 'file') {
       cur.pieces.push(bytes);
       cur.pending += bytes.length;
-      if (cur.pending >= FLUSH_BYTES) this.flush(cur);
+      // Queued as soon as the content is complete: holding the chunks longer makes them old garbage.
+      if (cur.queued) {
+        if (cur.pending === cur.header.size) this.pushQueued(cur);
+      } else if (cur.pending >= FLUSH_BYTES) this.flush(cur);
     } else if (cur.kind === 'inline') {
       this.split.addInline(bytes);
     }
@@ -198,10 +226,15 @@ export class LayerApplier implements TarSink {
       return;
     }
     if (cur.kind !== 'file') return;
+    if (cur.queued) {
+      // Empty files; the others went to the queue with their last byte.
+      this.pushQueued(cur);
+      return;
+    }
     this.flush(cur);
     const fd = cur.fd!;
     try {
-      this.chown(cur.rel, cur.header, fd);
+      this.chown(cur.rel, cur.header, true, fd);
       // Created with its permission bits (umask 0); chown clears setuid/setgid, so those come after.
       if ((cur.header.mode & 0o7000) !== 0) fchmodSync(fd, cur.header.mode);
       this.xattrs(cur.rel, cur.header);
@@ -211,11 +244,41 @@ export class LayerApplier implements TarSink {
     }
   }
 
+  private pushQueued(cur: Extract<Current, { kind: 'file' }>): void {
+    const h = cur.header;
+    this.queue.push({
+      rel: cur.rel,
+      content: cur.pieces.length === 1 ? cur.pieces[0]! : cur.pieces,
+      mode: h.mode,
+      chown: this.ownerChange(cur.rel, h, true),
+      // Created with its permission bits (umask 0); chown clears setuid/setgid, so those come after.
+      chmod: (h.mode & 0o7000) !== 0,
+      uid: h.uid,
+      gid: h.gid,
+      atime: h.atime ?? h.mtime,
+      mtime: h.mtime,
+    });
+    if (cur.ref !== undefined) this.liveRefs.set(cur.rel, cur.ref);
+    this.cur = { kind: 'none' };
+  }
+
   /** Sets directory times last (creating entries inside changes them); returns the notices. */
   finish(): string[] {
+    this.queue.wait();
+    this.queue.close(false);
     const ordered = [...this.dirTimes.entries()].sort((a, b) => depth(b[0]) - depth(a[0]));
     for (const [rel, [atime, mtime]] of ordered) lutimesSync(this.abs(rel), atime, mtime);
     return this.notices.list();
+  }
+
+  /** The caller has no more input for now: files still queued get created meanwhile (throws their failure). */
+  idle(): void {
+    this.queue.kick();
+  }
+
+  /** After a failure: stops the file queue without creating what it still holds. */
+  abort(): void {
+    this.queue.close(true);
   }
 
   private abs(rel: string): Buffer {
@@ -234,10 +297,25 @@ export class LayerApplier implements TarSink {
   private regular(rel: string, h: TarHeader): void {
     if (rel === '') throw new UnsafeLayerError(`the layer entry "${displayName(h.name)}" would replace the layer's root directory with a file`);
     this.ensureParents(rel, h.name);
+    const fresh = this.claim(rel);
     const ref = h.size > 0 ? this.split.addFile(rel, h.size) : undefined;
-    const cur: Current = { kind: 'file', rel, header: h, pieces: [], pending: 0, fd: undefined, ref };
+    const queued = fresh && h.size <= QUEUED_FILE_MAX && h.xattrs.size === 0;
+    const cur: Current = { kind: 'file', rel, header: h, pieces: [], pending: 0, fd: undefined, ref, queued };
     this.cur = cur;
-    if (h.size > FLUSH_BYTES) this.open(cur);
+    if (!queued && h.size > FLUSH_BYTES) this.open(cur);
+  }
+
+  /**
+   * Notes that rel is about to be created. False when this layer may already have put something
+   * there: then the queue is waited for, so rel is what it will be and may be replaced.
+   */
+  private claim(rel: string): boolean {
+    if (this.made.has(rel)) {
+      this.queue.wait();
+      return false;
+    }
+    this.made.add(rel);
+    return true;
   }
 
   private open(cur: Extract<Current, { kind: 'file' }>): void {
@@ -271,38 +349,51 @@ export class LayerApplier implements TarSink {
   }
 
   private directory(rel: string, h: TarHeader): void {
+    let created = false;
     if (rel !== '') {
       this.ensureParents(rel, h.name);
-      this.makeDir(rel, h.mode | 0o700);
+      created = this.makeDir(rel, h.mode | 0o700);
     }
-    this.chown(rel, h);
-    chmodSync(this.abs(rel), h.mode);
+    this.chown(rel, h, created);
+    // mkdir (umask 0) gave a new directory its mode already, unless it lacks bits of 0700 or
+    // has setuid/setgid, or a setgid parent passed its setgid bit on.
+    const exact = created && (h.mode & 0o6700) === 0o700 && !this.setgidDirs.has(parentOf(rel));
+    if (!exact) chmodSync(this.abs(rel), h.mode);
     if ((h.mode & 0o2000) !== 0) this.setgidDirs.add(rel);
+    else this.setgidDirs.delete(rel);
     this.xattrs(rel, h);
     this.dirTimes.set(rel, [h.atime ?? h.mtime, h.mtime]);
   }
 
-  /** mkdir that keeps an existing directory (dir over dir merges, as tar does). */
-  private makeDir(rel: string, mode: number): void {
+  /** mkdir that keeps an existing directory (dir over dir merges, as tar does); true when it made one. */
+  private makeDir(rel: string, mode: number): boolean {
+    this.claim(rel);
     const path = this.abs(rel);
+    let created = true;
     try {
       mkdirSync(path, mode);
     } catch (err) {
       if (code(err) !== 'EEXIST') throw err;
       const st = lstatSync(path);
-      if (!st.isDirectory()) {
+      if (st.isDirectory()) {
+        created = false;
+      } else {
         this.remove(rel);
         mkdirSync(path, mode);
       }
     }
     this.dirs.add(rel);
+    // The kernel passes a parent's setgid bit on to a new directory.
+    if (created && this.setgidDirs.has(parentOf(rel))) this.setgidDirs.add(rel);
     // A directory that replaces a whiteout of this same layer must hide what lies below it.
     if (this.whiteouts.delete(rel)) native().lsetxattr(path, this.opts.opaqueXattr, Buffer.from('y'));
+    return created;
   }
 
   private symlink(rel: string, h: TarHeader): void {
     if (rel === '') throw new UnsafeLayerError(`the layer entry "${displayName(h.name)}" would replace the layer's root directory with a symlink`);
     this.ensureParents(rel, h.name);
+    this.claim(rel);
     const path = this.abs(rel);
     const target = Buffer.from(h.linkname, 'latin1');
     try {
@@ -312,7 +403,7 @@ export class LayerApplier implements TarSink {
       this.remove(rel);
       symlinkSync(target, path);
     }
-    this.chown(rel, h);
+    this.chown(rel, h, true);
     this.xattrs(rel, h);
     lutimesSync(path, h.atime ?? h.mtime, h.mtime);
   }
@@ -323,11 +414,14 @@ export class LayerApplier implements TarSink {
     const target = cleanMemberPath(h.linkname, `hard link "${shown}" target`);
     if (target === '') throw new UnsafeLayerError(`the layer hard link "${shown}" points at the layer's root directory`);
     if (target === rel) return;
+    // The target may still be on the queue.
+    this.queue.wait();
     this.checkParents(target, `hard link "${shown}" target`, h.linkname);
     const st = lstatOrNull(this.abs(target));
     if (!st) throw new UnsafeLayerError(`the layer hard link "${shown}" points at "${displayName(h.linkname)}", which is not in the layer`);
     if (st.isDirectory()) throw new UnsafeLayerError(`the layer hard link "${shown}" points at the directory "${displayName(h.linkname)}"`);
     this.ensureParents(rel, h.name);
+    this.claim(rel);
     const path = this.abs(rel);
     try {
       linkSync(this.abs(target), path);
@@ -346,6 +440,7 @@ export class LayerApplier implements TarSink {
       this.notices.add('devices', 'device nodes were skipped (a rootless user cannot create them)', rel);
       return;
     }
+    this.claim(rel);
     const path = this.abs(rel);
     const type = h.type === TarType.Fifo ? S_IFIFO : h.type === TarType.CharDevice ? S_IFCHR : S_IFBLK;
     const make = () => native().mknod(path, type | (h.mode & 0o777), h.devmajor, h.devminor);
@@ -362,7 +457,7 @@ export class LayerApplier implements TarSink {
         throw err;
       }
     }
-    this.chown(rel, h);
+    this.chown(rel, h, true);
     chmodSync(path, h.mode);
     this.xattrs(rel, h);
     lutimesSync(path, h.atime ?? h.mtime, h.mtime);
@@ -385,7 +480,7 @@ export class LayerApplier implements TarSink {
     const target = dir === '' ? name : `${dir}/${name}`;
     this.ensureParents(target, h.name);
     // A whiteout only hides lower layers: something of this layer at that path stays.
-    if (lstatOrNull(this.abs(target))) return;
+    if (!this.claim(target) && lstatOrNull(this.abs(target))) return;
     native().mknod(this.abs(target), S_IFCHR, 0, 0);
     this.whiteouts.add(target);
   }
@@ -399,6 +494,7 @@ export class LayerApplier implements TarSink {
     for (const part of parts) {
       prefix = prefix === '' ? part : `${prefix}/${part}`;
       if (this.dirs.has(prefix)) continue;
+      if (this.made.has(prefix)) this.queue.wait();
       const st = lstatOrNull(this.abs(prefix));
       if (!st || (st.isCharacterDevice() && this.whiteouts.has(prefix))) {
         this.makeDir(prefix, 0o755);
@@ -419,6 +515,7 @@ export class LayerApplier implements TarSink {
       if (part === '') break;
       prefix = prefix === '' ? part : `${prefix}/${part}`;
       if (this.dirs.has(prefix)) continue;
+      if (this.made.has(prefix)) this.queue.wait();
       const st = lstatOrNull(this.abs(prefix));
       if (!st) throw new UnsafeLayerError(`the layer ${what} "${displayName(name)}" is not in the layer`);
       if (!st.isDirectory()) throw new UnsafeLayerError(`the layer ${what} "${displayName(name)}" goes through "${displayName(prefix)}", which is not a directory`);
@@ -428,6 +525,7 @@ export class LayerApplier implements TarSink {
 
   /** Removes what is at rel, first moving content the tar-split still reads from there inline. */
   private remove(rel: string): void {
+    this.queue.wait();
     const path = this.abs(rel);
     const st = lstatSync(path);
     if (st.isDirectory()) {
@@ -457,9 +555,17 @@ export class LayerApplier implements TarSink {
     this.liveRefs.delete(rel);
   }
 
-  private chown(rel: string, h: TarHeader, fd?: number): void {
+  /** Sets the tar's owner on rel (through fd when given); created: this layer just made rel. */
+  private chown(rel: string, h: TarHeader, created: boolean, fd?: number): void {
+    if (!this.ownerChange(rel, h, created)) return;
+    if (fd !== undefined) fchownSync(fd, h.uid, h.gid);
+    else lchownSync(this.abs(rel), h.uid, h.gid);
+  }
+
+  /** Whether rel needs a chown to the tar's owner; throws when the owner is not mapped. */
+  private ownerChange(rel: string, h: TarHeader, created: boolean): boolean {
     const { ownership, maxUid, maxGid } = this.opts;
-    if (ownership === 'single') return;
+    if (ownership === 'single') return false;
     if (ownership === 'userns' && (h.uid > maxUid || h.gid > maxGid)) {
       const [kind, id, max] = h.uid > maxUid ? ['uid', h.uid, maxUid] : ['gid', h.gid, maxGid];
       const user = this.opts.user ?? 'USER';
@@ -469,12 +575,8 @@ export class LayerApplier implements TarSink {
           `give ${user} a range of at least ${id + 1} ids in ${file} (as root: usermod --add-subuids START-END --add-subgids START-END ${user}, with a range no other user has) and retry`,
       );
     }
-    if (fd !== undefined) {
-      // A new file already belongs to 0:0 (our ids), unless a setgid parent gave it its group.
-      const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
-      if (h.uid === 0 && h.gid === 0 && !this.setgidDirs.has(parent)) return;
-      fchownSync(fd, h.uid, h.gid);
-    } else lchownSync(this.abs(rel), h.uid, h.gid);
+    // What we just created belongs to 0:0 (our ids), unless a setgid parent gave it its group.
+    return !created || h.uid !== 0 || h.gid !== 0 || this.setgidDirs.has(parentOf(rel));
   }
 
   private xattrs(rel: string, h: TarHeader): void {

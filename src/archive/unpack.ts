@@ -47,46 +47,53 @@ const KNOWN_SUFFIX = /(\.tar|[.+]gzip|\+zstd)$/;
 /**
  * The uncompressed tar of a layer blob: the first bytes decide between gzip, zstd and plain
  * tar (registries do not always label layers right). Decompression runs on zlib's threads.
+ * The chunks flow on as they came: no async iterator, which would concatenate what is buffered.
  */
 export async function openDecompressed(input: Readable, mediaType?: string): Promise<{ tar: Readable; compression: Compression }> {
   if (mediaType && !KNOWN_SUFFIX.test(mediaType) && mediaType.includes('layer')) {
     throw new Error(`the layer media type ${mediaType} uses a compression ctr does not support (gzip, zstd or none)`);
   }
-  const source = input[Symbol.asyncIterator]();
-  const first: Buffer[] = [];
-  let headLength = 0;
-  let ended = false;
-  while (headLength < 512) {
-    const next = await source.next();
-    if (next.done) {
-      ended = true;
-      break;
-    }
-    const chunk = next.value as Buffer;
-    first.push(chunk);
-    headLength += chunk.length;
-  }
-  const head = Buffer.concat(first);
+  const head = await readHead(input, 512);
   const compression = sniffCompression(head);
   if (compression === undefined) {
-    throw new Error(headLength === 0 ? 'the layer blob is empty' : 'the layer blob is neither gzip, zstd nor a tar archive');
+    throw new Error(head.length === 0 ? 'the layer blob is empty' : 'the layer blob is neither gzip, zstd nor a tar archive');
   }
-  async function* replay(): AsyncGenerator<Buffer> {
-    yield head;
-    if (ended) return;
-    for (;;) {
-      const next = await source.next();
-      if (next.done) return;
-      yield next.value as Buffer;
-    }
+  // A blob shorter than the head has already ended: then the head is all there is.
+  let source: Readable;
+  if (input.readableEnded) {
+    source = Readable.from([head], { objectMode: false });
+  } else {
+    input.unshift(head);
+    source = input;
   }
-  const raw = Readable.from(replay(), { objectMode: false });
-  if (compression === 'none') return { tar: raw, compression };
+  if (compression === 'none') return { tar: source, compression };
   // Deep buffers let the zlib thread decompress ahead while the consumer is busy creating files.
   const streamOptions = { chunkSize: 256 * 1024, highWaterMark: 16 << 20 };
   const inflate = compression === 'gzip' ? createGunzip(streamOptions) : createZstdDecompress(streamOptions);
-  streamPipeline(raw, inflate, () => {});
+  streamPipeline(source, inflate, () => {});
   return { tar: inflate, compression };
+}
+
+/** The first `size` bytes of input (fewer if it ends first), read without consuming more. */
+function readHead(input: Readable, size: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const settle = (err: Error | undefined, head?: Buffer) => {
+      input.off('readable', onReadable);
+      input.off('end', onEnd);
+      input.off('error', onError);
+      if (err) reject(err);
+      else resolve(head!);
+    };
+    const onReadable = () => {
+      const head = input.read(size) as Buffer | null;
+      if (head !== null) settle(undefined, head);
+    };
+    const onEnd = () => settle(undefined, Buffer.alloc(0));
+    const onError = (err: Error) => settle(err);
+    input.on('readable', onReadable);
+    input.on('end', onEnd);
+    input.on('error', onError);
+  });
 }
 
 /** A zlib or zstd failure as one sentence about the layer's data. */
@@ -106,20 +113,23 @@ export async function unpackLayer(input: Readable, opts: UnpackLayerOptions): Pr
   const parser = new TarParser(applier);
   const hash = createHash('sha256');
   let size = 0;
+  const consume = (chunk: Buffer, done: (err?: Error) => void) => {
+    try {
+      if (!opts.expectedDiffId) hash.update(chunk);
+      size += chunk.length;
+      parser.write(chunk);
+      applier.idle();
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  };
   const sink = new Writable({
     highWaterMark: 4 << 20,
     write(chunk: Buffer, _enc, done) {
       // Deferred so zlib's callback returns and hands the next input to its thread first.
-      setImmediate(() => {
-        try {
-          if (!opts.expectedDiffId) hash.update(chunk);
-          size += chunk.length;
-          parser.write(chunk);
-          done();
-        } catch (err) {
-          done(err as Error);
-        }
-      });
+      if (compression !== 'none') setImmediate(consume, chunk, done);
+      else consume(chunk, done);
     },
     final(done) {
       try {
@@ -130,17 +140,20 @@ export async function unpackLayer(input: Readable, opts: UnpackLayerOptions): Pr
       }
     },
   });
-  // Files are created with their final permission bits, which a umask would change.
+  // Files are created with their final permission bits, which a umask would change; the file
+  // queue's threads create files until finish() or abort() returns.
   const umask = process.umask(0);
+  let notices: string[];
   try {
     await pipeline(tar, sink);
+    notices = applier.finish();
   } catch (err) {
+    applier.abort();
     throw describeDecompressError(err, compression);
   } finally {
     process.umask(umask);
   }
 
-  const notices = applier.finish();
   const digest = opts.expectedDiffId ? Buffer.from(opts.expectedDiffId.replace(/^sha256:/, ''), 'hex') : hash.digest();
   // No syncfs of the layer's files (a third of a pull's time): like podman and containerd, the
   // store survives a killed ctr through rename-into-place; the tar-split itself is fsynced.

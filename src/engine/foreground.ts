@@ -1,9 +1,16 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { closeSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CtrError } from '../errors.js';
-import { RuntimeClient, type OciRuntime } from '../runtime/oci.js';
+import { consoleNative } from '../native/console.js';
+import type { IdMapping } from '../runtime/idmap.js';
+import { lastRuntimeError, RuntimeClient, type OciRuntime } from '../runtime/oci.js';
+import { serializeSpec, type RuntimeSpec } from '../runtime/spec.js';
+import { attachTerminal, createConsoleSocket } from '../runtime/tty.js';
+import { spawnInUserNamespace } from '../runtime/userns.js';
 import type { ContainerRecord } from '../store/containers.js';
 import { LogWriter, type LogStream } from '../store/logs.js';
 import type { Store } from '../store/store.js';
@@ -22,40 +29,91 @@ const FORWARDED: NodeJS.Signals[] = [
   'SIGTTIN', 'SIGTTOU', 'SIGVTALRM', 'SIGPROF', 'SIGXCPU', 'SIGXFSZ', 'SIGPWR', 'SIGSYS', 'SIGTRAP', 'SIGABRT', 'SIGWINCH',
 ];
 
+// After a terminal container exits, the rest of its output must arrive within this time.
+const OUTPUT_GRACE_MS = 5000;
+
 export interface ForegroundResult {
   exitCode: number;
   /** Set when the runtime could not start the command: what it said. */
   startError?: string;
 }
 
+export interface ForegroundOptions {
+  mapping: IdMapping;
+  tty: boolean;
+  interactive: boolean;
+}
+
 /**
- * Runs a created container in the foreground: ctr is its monitor. Writes the bundle, starts
- * `runc run`, records running/exited in the index, tees stdout/stderr to the terminal and the
- * container's log, forwards signals, and maps start failures to docker's 125/126/127.
+ * Runs a created container in the foreground: ctr is its monitor. Writes the bundle, starts the
+ * runtime (rootless: inside ctr's user namespace, so that supplementary groups work), records
+ * running/exited in the index, keeps the output in the container's log, forwards signals, and
+ * maps start failures to docker's 125/126/127.
  */
-export async function runForeground(store: Store, runtime: OciRuntime, rec: ContainerRecord, spec: unknown, io: ForegroundIO): Promise<ForegroundResult> {
+export async function runForeground(
+  store: Store,
+  runtime: OciRuntime,
+  rec: ContainerRecord,
+  spec: RuntimeSpec,
+  io: ForegroundIO,
+  opts: ForegroundOptions,
+): Promise<ForegroundResult> {
   const runDir = store.containerRunDir(rec.id);
+  const stateDir = store.runtimeStateDir();
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
-  mkdirSync(store.runtimeStateDir(), { recursive: true, mode: 0o700 });
-  writeFileSync(join(runDir, 'config.json'), JSON.stringify(spec));
-  const client = new RuntimeClient(runtime, store.runtimeStateDir());
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  writeFileSync(join(runDir, 'config.json'), serializeSpec(spec));
+  const global = ['--log', join(runDir, 'runtime.log'), '--log-format', 'json', '--root', stateDir];
+  const launch = (argv: string[], stdio: StdioOptions, env?: NodeJS.ProcessEnv): ChildProcess =>
+    spawnInUserNamespace(opts.mapping, argv, { stdio: stdio as ('pipe' | 'inherit' | 'ignore')[], env: env ?? process.env });
   const log = new LogWriter(join(store.containers.path(rec.id), 'ctr.log'));
-  const child = client.runForeground(rec.id, runDir, { stdio: [io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   const startedAt = new Date().toISOString();
-  const pid = child.pid;
+  const markRunning = (pid: number | undefined) =>
+    store.updateContainers((containers) => {
+      const c = containers.find((x) => x.id === rec.id);
+      if (c && pid) c.state = { status: 'running', pid, pidStartTime: processStartTime(pid), startedAt };
+    });
+
+  let result: ForegroundResult;
+  try {
+    result = opts.tty
+      ? await runWithTerminal(runtime, rec, runDir, store.socketDir(), global, launch, io, opts, markRunning)
+      : await runPlain(runtime, rec, runDir, global, launch, io, opts, log, markRunning);
+  } finally {
+    log.close();
+  }
   await store.updateContainers((containers) => {
     const c = containers.find((x) => x.id === rec.id);
-    if (c && pid) c.state = { status: 'running', pid, pidStartTime: processStartTime(pid), startedAt };
+    if (c) c.state = { status: 'exited', startedAt, finishedAt: new Date().toISOString(), exitCode: result.exitCode, ...(result.startError ? { error: result.startError } : {}) };
   });
+  await new RuntimeClient(runtime, stateDir, (argv) => launch(argv, ['ignore', 'pipe', 'pipe'])).delete(rec.id, true).catch(() => {});
+  return result;
+}
 
+type Launch = (argv: string[], stdio: StdioOptions, env?: NodeJS.ProcessEnv) => ChildProcess;
+
+/** Without a terminal: `runc run` in the foreground, its stdio piped through ctr. */
+async function runPlain(
+  runtime: OciRuntime,
+  rec: ContainerRecord,
+  runDir: string,
+  global: string[],
+  launch: Launch,
+  io: ForegroundIO,
+  opts: ForegroundOptions,
+  log: LogWriter,
+  markRunning: (pid: number | undefined) => Promise<void>,
+): Promise<ForegroundResult> {
+  const stdin = opts.interactive && io.stdin ? io.stdin : undefined;
+  const child = launch([runtime.path, ...global, 'run', '--bundle', runDir, rec.id], [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe']);
+  await markRunning(child.pid);
   const forward = (sig: NodeJS.Signals) => {
     if (child.exitCode === null) child.kill(sig);
   };
   for (const sig of FORWARDED) process.on(sig, forward);
-
-  if (io.stdin && child.stdin) {
+  if (stdin && child.stdin) {
     child.stdin.on('error', () => {});
-    io.stdin.pipe(child.stdin);
+    stdin.pipe(child.stdin);
   }
   let startError: string | undefined;
   const failurePrefix = `${runtime.name} run failed: `;
@@ -77,22 +135,121 @@ export async function runForeground(store: Store, runtime: OciRuntime, rec: Cont
       from.on('error', () => resolve());
     });
   const copied = Promise.all([tee(child.stdout!, io.stdout, 'stdout'), tee(child.stderr!, io.stderr, 'stderr')]);
-  const status = await new Promise<number>((resolve, reject) => {
-    child.on('error', (err) => reject(new CtrError(`cannot run ${runtime.path}: ${err.message}`)));
-    child.on('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
-  });
-  await copied;
-  for (const sig of FORWARDED) process.off(sig, forward);
-  io.stdin?.unpipe(child.stdin ?? undefined);
-  log.close();
+  let status: number;
+  try {
+    status = await exitOf(child, runtime);
+    await copied;
+  } finally {
+    for (const sig of FORWARDED) process.off(sig, forward);
+    if (stdin && child.stdin) stdin.unpipe(child.stdin);
+  }
+  if (startError) return { exitCode: startFailureCode(startError), startError };
+  return { exitCode: status };
+}
 
-  const exitCode = startError ? startFailureCode(startError) : status;
-  await store.updateContainers((containers) => {
-    const c = containers.find((x) => x.id === rec.id);
-    if (c) c.state = { status: 'exited', startedAt, finishedAt: new Date().toISOString(), exitCode, ...(startError ? { error: startError } : {}) };
+/**
+ * With -t: the runtime hands over the pty master only when it does not stay in the foreground,
+ * so ctr runs `create` with a console socket, adopts the container's init as a subreaper (as
+ * conmon does), attaches the user's terminal, then lets the container `start`.
+ */
+async function runWithTerminal(
+  runtime: OciRuntime,
+  rec: ContainerRecord,
+  runDir: string,
+  socketDir: string,
+  global: string[],
+  launch: Launch,
+  io: ForegroundIO,
+  opts: ForegroundOptions,
+  markRunning: (pid: number | undefined) => Promise<void>,
+): Promise<ForegroundResult> {
+  const native = consoleNative();
+  native.setChildSubreaper();
+  const socket = await createConsoleSocket(socketDir);
+  const pidFile = join(runDir, 'init.pid');
+  // One helper in one user namespace: create, wait for ctr's go, then start.
+  const script = 'set -e; "$CTR_RT" "$@" create --bundle "$CTR_B" --console-socket "$CTR_S" --pid-file "$CTR_P" "$CTR_ID"; read _; exec "$CTR_RT" "$@" start "$CTR_ID"';
+  const helper = launch(['/bin/sh', '-c', script, 'sh', ...global], ['pipe', 'ignore', 'pipe'], {
+    ...process.env,
+    CTR_RT: runtime.path,
+    CTR_B: runDir,
+    CTR_S: socket.path,
+    CTR_P: pidFile,
+    CTR_ID: rec.id,
   });
-  await client.delete(rec.id, true).catch(() => {});
-  return { exitCode, startError };
+  const helperErr: Buffer[] = [];
+  helper.stderr!.on('data', (d: Buffer) => helperErr.push(d));
+  helper.stdin!.on('error', () => {});
+  const helperExit = exitOf(helper, runtime);
+  let master: number;
+  try {
+    master = await Promise.race([
+      socket.master,
+      helperExit.then((code) => {
+        throw new CtrError(`${runtime.name} create failed (exit ${code}): ${lastRuntimeError(Buffer.concat(helperErr).toString()) || 'no message'}`);
+      }),
+    ]);
+  } catch (err) {
+    socket.close();
+    const message = lastRuntimeError(Buffer.concat(helperErr).toString()).replace(/^.*? (create|start) failed: /, '');
+    if (message) return { exitCode: startFailureCode(message), startError: message };
+    throw err;
+  }
+  socket.close();
+  const attachment = attachTerminal(master, { stdin: opts.interactive ? (io.stdin ?? null) : null, stdout: io.stdout, rawInput: opts.interactive });
+  const pid = await readPidFile(pidFile, helper);
+  const exited = new Promise<number>((resolve, reject) =>
+    native.waitPid(pid, (err, st) => (err ? reject(err) : resolve(st!.code ?? 128 + (st!.signal ?? 0)))),
+  );
+  await markRunning(pid);
+  const forward = (sig: NodeJS.Signals) => {
+    if (sig === 'SIGWINCH') return;
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  for (const sig of FORWARDED) process.on(sig, forward);
+  try {
+    helper.stdin!.end('\n');
+    const started = await helperExit;
+    if (started !== 0) {
+      attachment.detach();
+      const message = lastRuntimeError(Buffer.concat(helperErr).toString()).replace(/^.*? start failed: /, '');
+      return { exitCode: startFailureCode(message), startError: message || `${runtime.name} start failed` };
+    }
+    const code = await exited;
+    const grace = setTimeout(() => attachment.detach(), OUTPUT_GRACE_MS);
+    await attachment.done;
+    clearTimeout(grace);
+    return { exitCode: code };
+  } finally {
+    for (const sig of FORWARDED) process.off(sig, forward);
+    attachment.restore();
+    closeSync(master);
+  }
+}
+
+/** The runtime writes the pid file at the end of create, after it has sent the terminal. */
+async function readPidFile(path: string, helper: ChildProcess): Promise<number> {
+  for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
+    try {
+      const pid = Number(readFileSync(path, 'utf8'));
+      if (pid > 0) return pid;
+    } catch {
+      // not written yet
+    }
+    if (helper.exitCode !== null) throw new CtrError('the runtime stopped before it wrote the container’s pid file');
+    await sleep(wait);
+  }
+}
+
+function exitOf(child: ChildProcess, runtime: OciRuntime): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    child.on('error', (err) => reject(new CtrError(`cannot run ${runtime.path}: ${err.message}`)));
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
+  });
 }
 
 /** docker's codes: 127 the command was not found, 126 it could not be run, 125 anything else. */
@@ -102,6 +259,3 @@ export function startFailureCode(message: string): number {
   return 125;
 }
 
-function signalNumber(signal: NodeJS.Signals | null): number {
-  return signal ? (constants.signals[signal] ?? 0) : 0;
-}

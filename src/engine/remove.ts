@@ -1,7 +1,9 @@
 import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CtrError, errorMessage } from '../errors.js';
+import { detectIdMapping } from '../runtime/idmap.js';
 import { findRuntime, RuntimeClient } from '../runtime/oci.js';
+import { spawnInUserNamespace } from '../runtime/userns.js';
 import type { ContainerRecord } from '../store/containers.js';
 import type { Store } from '../store/store.js';
 import { findContainer, isAlive, reconcile } from './containers.js';
@@ -57,7 +59,8 @@ export async function removeContainer(store: Store, c: ContainerRecord, opts: { 
 }
 
 async function killForRemoval(store: Store, c: ContainerRecord, runtime?: string): Promise<void> {
-  const client = new RuntimeClient(findRuntime(runtime), store.runtimeStateDir());
+  const mapping = detectIdMapping();
+  const client = new RuntimeClient(findRuntime(runtime), store.runtimeStateDir(), (argv) => spawnInUserNamespace(mapping, argv, { stdio: ['ignore', 'pipe', 'pipe'] }));
   await client.kill(c.id, 'KILL', true).catch(() => {});
   for (let i = 0; i < 100 && isAlive(c); i++) await sleep(20);
   await client.delete(c.id, true).catch(() => {});

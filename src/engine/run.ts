@@ -5,6 +5,7 @@ import { runForeground, type ForegroundIO } from './foreground.js';
 import type { PullProgress } from './pull.js';
 import { removeContainer } from './remove.js';
 import type { CreateOptions } from './run-options.js';
+import { userTerminalSize } from '../runtime/tty.js';
 import { containerSpec, runtimeFor } from './start.js';
 
 export interface RunIO extends ForegroundIO {
@@ -34,10 +35,11 @@ export async function runContainer(opts: CreateOptions, io: RunIO): Promise<RunR
 /** Starts a created or exited container with ctr as its monitor, wired to io. */
 export async function startAttached(engine: Engine, rec: ContainerRecord, io: RunIO, globalRuntime?: string): Promise<{ exitCode: number; startError?: string }> {
   const cfg = rec.config as unknown as StoredConfig;
-  const { spec, notices } = containerSpec(engine, rec);
+  const size = cfg.tty ? userTerminalSize(io.stdout, io.stdin ?? null) : undefined;
+  const { spec, notices } = containerSpec(engine, rec, { consoleSize: size ? { height: size.rows, width: size.cols } : undefined });
   for (const n of notices) io.notice(n);
   const runtime = runtimeFor(cfg, globalRuntime);
-  return runForeground(engine.store, runtime, rec, spec, { stdin: cfg.interactive ? io.stdin : undefined, stdout: io.stdout, stderr: io.stderr });
+  return runForeground(engine.store, runtime, rec, spec, io, { mapping: engine.mapping, tty: cfg.tty, interactive: cfg.interactive });
 }
 
 export interface StartOptions {

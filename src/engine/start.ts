@@ -65,6 +65,8 @@ export function containerSpec(engine: Engine, rec: ContainerRecord, opts: { cons
     labels: rec.labels,
     rootfs: { kind: 'overlay', path: join(runDir, 'rootfs'), lowerdirs, upperdir: join(dir, 'upper'), workdir: join(dir, 'work') },
     mapping,
+    // Rootless, ctr starts the runtime inside its own user namespace: groups work there.
+    userNamespace: 'caller',
     capAdd: cfg.capAdd,
     capDrop: cfg.capDrop,
     privileged: cfg.privileged,
@@ -86,3 +88,4 @@ export function containerSpec(engine: Engine, rec: ContainerRecord, opts: { cons
 export function runtimeFor(cfg: StoredConfig, globalRuntime?: string) {
   return findRuntime(cfg.runtime ?? globalRuntime);
 }
+

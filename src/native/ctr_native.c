@@ -225,6 +225,10 @@ void ctr_register_console(napi_env env, napi_value exports);
 // and escapes anyway. The first failure is kept and thrown by the next push or wait.
 #define FQ_MAX_THREADS 16
 #define FQ_MAX_OPS 4096
+// An idle thread is woken once this much is queued (or by kick/wait): one wake-up per file costs
+// a context switch each on a machine whose cores are all busy.
+#define FQ_WAKE_OPS 32
+#define FQ_WAKE_BYTES (1 << 20)
 enum { FQ_CHOWN = 1, FQ_CHMOD = 2 };
 
 typedef struct fq_op {
@@ -245,16 +249,13 @@ typedef struct {
   pthread_cond_t progress;
   fq_op *head, *tail;
   size_t pending_ops, pending_bytes, max_bytes;
-  int nthreads;
+  int nthreads, idle;
   pthread_t threads[FQ_MAX_THREADS];
   int stopping, cancel, closed;
   int err;
   const char *err_syscall;
   char *err_path;
-  double dbg_push_wait, dbg_thread_idle, dbg_thread_busy;
 } fq;
-#include <time.h>
-static double now_ms(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e3 + t.tv_nsec / 1e6; }
 
 static int use_openat2 = 1;
 
@@ -320,9 +321,11 @@ static void *fq_thread(void *arg) {
   fq *q = arg;
   pthread_mutex_lock(&q->mu);
   for (;;) {
-    double t0 = now_ms();
-    while (!q->head && !q->stopping) pthread_cond_wait(&q->work, &q->mu);
-    q->dbg_thread_idle += now_ms() - t0;
+    while (!q->head && !q->stopping) {
+      q->idle++;
+      pthread_cond_wait(&q->work, &q->mu);
+      q->idle--;
+    }
     fq_op *op = q->head;
     if (!op) break;
     q->head = op->next;
@@ -330,16 +333,13 @@ static void *fq_thread(void *arg) {
     int skip = q->err != 0 || q->cancel;
     pthread_mutex_unlock(&q->mu);
     const char *syscall_name = NULL;
-    double t1 = now_ms();
     int e = skip ? 0 : fq_run(q, op, &syscall_name);
-    double t2 = now_ms();
     pthread_mutex_lock(&q->mu);
     if (e && !q->err) {
       q->err = e;
       q->err_syscall = syscall_name;
       q->err_path = strcmp(syscall_name, "open") == 0 ? strdup(op->path) : NULL;
     }
-    q->dbg_thread_busy += t2 - t1;
     q->pending_ops--;
     q->pending_bytes -= op->len;
     free(op);
@@ -358,7 +358,6 @@ static void fq_close(fq *q, int cancel) {
   pthread_cond_broadcast(&q->work);
   pthread_mutex_unlock(&q->mu);
   for (int i = 0; i < q->nthreads; i++) pthread_join(q->threads[i], NULL);
-  if (getenv("CTR_FQ_DEBUG")) fprintf(stderr, "fq: push wait %.0f ms, thread idle %.0f busy %.0f ms\n", q->dbg_push_wait, q->dbg_thread_idle, q->dbg_thread_busy);
   close(q->rootfd);
   q->closed = 1;
 }
@@ -511,22 +510,36 @@ static napi_value FileQueuePush(napi_env env, napi_callback_info info) {
   }
   op->next = NULL;
   pthread_mutex_lock(&q->mu);
-  double t0 = now_ms();
-  while (!q->err && q->pending_ops > 0 && (q->pending_bytes + len > q->max_bytes || q->pending_ops >= FQ_MAX_OPS))
+  while (!q->err && q->pending_ops > 0 && (q->pending_bytes + len > q->max_bytes || q->pending_ops >= FQ_MAX_OPS)) {
+    pthread_cond_broadcast(&q->work);
     pthread_cond_wait(&q->progress, &q->mu);
+  }
   if (q->err) {
     pthread_mutex_unlock(&q->mu);
     free(op);
     return fq_throw(env, q);
   }
-  q->dbg_push_wait += now_ms() - t0;
   if (q->tail) q->tail->next = op;
   else q->head = op;
   q->tail = op;
   q->pending_ops++;
   q->pending_bytes += len;
-  pthread_cond_signal(&q->work);
+  if (q->idle > 0 && (q->pending_ops >= FQ_WAKE_OPS || q->pending_bytes >= FQ_WAKE_BYTES)) pthread_cond_signal(&q->work);
   pthread_mutex_unlock(&q->mu);
+  return NULL;
+}
+
+// fileQueueKick(queue): wakes the threads for what is queued (when the caller runs out of input);
+// throws the first failure so far.
+static napi_value FileQueueKick(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  fq *q = get_fq(env, argv[0]);
+  if (!q) return NULL;
+  pthread_mutex_lock(&q->mu);
+  if (q->head && q->idle > 0) pthread_cond_broadcast(&q->work);
+  int failed = q->err != 0;
+  pthread_mutex_unlock(&q->mu);
+  if (failed) return fq_throw(env, q);
   return NULL;
 }
 
@@ -536,6 +549,7 @@ static napi_value FileQueueWait(napi_env env, napi_callback_info info) {
   fq *q = get_fq(env, argv[0]);
   if (!q) return NULL;
   pthread_mutex_lock(&q->mu);
+  if (q->head) pthread_cond_broadcast(&q->work);
   while (q->pending_ops > 0) pthread_cond_wait(&q->progress, &q->mu);
   int failed = q->err != 0;
   pthread_mutex_unlock(&q->mu);
@@ -568,6 +582,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"syncfs", NULL, Syncfs, NULL, NULL, NULL, napi_default, NULL},
       {"fileQueueOpen", NULL, FileQueueOpen, NULL, NULL, NULL, napi_default, NULL},
       {"fileQueuePush", NULL, FileQueuePush, NULL, NULL, NULL, napi_default, NULL},
+      {"fileQueueKick", NULL, FileQueueKick, NULL, NULL, NULL, napi_default, NULL},
       {"fileQueueWait", NULL, FileQueueWait, NULL, NULL, NULL, napi_default, NULL},
       {"fileQueueClose", NULL, FileQueueClose, NULL, NULL, NULL, napi_default, NULL},
   };

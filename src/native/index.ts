@@ -35,6 +35,8 @@ export interface Native {
     atime: number,
     mtime: number,
   ): void;
+  /** Wakes the threads for the files queued so far (pushes wake them in batches); throws the first failure. */
+  fileQueueKick(queue: NativeFileQueue): void;
   /** Returns when every queued file is done; throws the first failure. */
   fileQueueWait(queue: NativeFileQueue): void;
   /** Stops the threads after the queued files, or skipping them with cancel. */

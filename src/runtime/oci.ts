@@ -1,6 +1,6 @@
-import { execFile, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute } from 'node:path';
 import { promisify } from 'node:util';
 import { CtrError } from '../errors.js';
 import { findExecutable } from './idmap.js';
@@ -47,23 +47,19 @@ export async function runtimeVersion(rt: OciRuntime): Promise<string> {
   }
 }
 
+/** Starts a runtime command; rootless, ctr starts it inside its user namespace. */
+export type RuntimeLauncher = (argv: string[]) => ChildProcess;
+
 /** One runtime state directory (runc --root) per store: containers of other stores stay apart. */
 export class RuntimeClient {
   constructor(
     readonly runtime: OciRuntime,
     readonly stateDir: string,
+    private readonly launcher: RuntimeLauncher = (argv) => spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }),
   ) {}
 
   private args(rest: string[]): string[] {
     return ['--root', this.stateDir, ...rest];
-  }
-
-  /** `runc run` in the foreground: the runtime's exit status is the container's. */
-  runForeground(id: string, bundle: string, opts: { stdio: StdioOptions; consoleSocket?: string; env?: NodeJS.ProcessEnv }): ChildProcess {
-    const extra = opts.consoleSocket ? ['--console-socket', opts.consoleSocket] : [];
-    // The runtime's own log goes to a file, so the container's stderr carries only its last word.
-    const log = ['--log', join(bundle, 'runtime.log'), '--log-format', 'json'];
-    return spawn(this.runtime.path, [...log, ...this.args(['run', '--bundle', bundle, ...extra, id])], { stdio: opts.stdio, env: opts.env ?? process.env });
   }
 
   async kill(id: string, signal: string | number, all = false): Promise<void> {
@@ -86,14 +82,20 @@ export class RuntimeClient {
     }
   }
 
-  private async exec(rest: string[]): Promise<string> {
-    try {
-      const { stdout } = await run(this.runtime.path, this.args(rest), { timeout: 30_000 });
-      return stdout;
-    } catch (err) {
-      const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
-      throw new CtrError(`${this.runtime.name} ${rest[0]} ${rest.at(-2) ?? ''}: ${lastRuntimeError(stderr) || (err as Error).message}`);
-    }
+  private exec(rest: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = this.launcher([this.runtime.path, ...this.args(rest)]);
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout?.on('data', (d: Buffer) => out.push(d));
+      child.stderr?.on('data', (d: Buffer) => err.push(d));
+      child.on('error', (e) => reject(new CtrError(`cannot run ${this.runtime.path}: ${e.message}`)));
+      child.on('close', (code) => {
+        if (code === 0) return resolve(Buffer.concat(out).toString());
+        const stderr = Buffer.concat(err).toString().trim();
+        reject(new CtrError(`${this.runtime.name} ${rest[0]} ${rest.at(-1) ?? ''}: ${lastRuntimeError(stderr) || `exit code ${code}`}`));
+      });
+    });
   }
 }
 

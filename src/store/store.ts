@@ -68,6 +68,13 @@ export class Store {
     return join(this.location.runroot, 'containers', id);
   }
 
+  /** A short directory for unix sockets (their paths are limited to 107 bytes). */
+  socketDir(): string {
+    const dir = join(this.location.runroot, 's');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  }
+
   /** The OCI runtime's own state directory (runc --root) for this store. */
   runtimeStateDir(): string {
     return join(this.location.runroot, 'runtime');

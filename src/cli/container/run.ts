@@ -24,6 +24,8 @@ export class RunCommand extends ContainerFlagsCommand {
     const { runContainer } = await import('../../engine/run.js');
     const { CtrError } = await import('../../errors.js');
     const opts = this.containerOptions();
+    const { checkTerminalInput } = await import('../../runtime/tty.js');
+    checkTerminalInput({ interactive: opts.interactive ?? false, tty: opts.tty ?? false, stdin: this.context.stdin });
     const progress = pullProgress(this.context.stderr, false);
     try {
       const result = await runContainer(
