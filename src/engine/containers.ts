@@ -161,3 +161,95 @@ export function displayId(c: { id: string }, noTrunc = false): string {
 }
 
 export type { Engine };
+
+/** docker container inspect's shape, with docker's field names where they exist. */
+export function inspectContainer(store: Store, c: ContainerRecord): Record<string, unknown> {
+  const cfg = c.config as {
+    command?: string[];
+    env?: string[];
+    user?: string;
+    workdir?: string;
+    hostname?: string;
+    tty?: boolean;
+    interactive?: boolean;
+    stopSignal?: string;
+    readOnly?: boolean;
+    privileged?: boolean;
+    capAdd?: string[];
+    capDrop?: string[];
+    network?: string;
+    autoRemove?: boolean;
+    init?: boolean;
+  };
+  const running = (c.state.status === 'running' || c.state.status === 'paused') && isAlive(c);
+  const [path, ...args] = cfg.command ?? [];
+  return {
+    Id: c.id,
+    Created: c.created,
+    Path: path ?? '',
+    Args: args,
+    State: {
+      Status: running ? c.state.status : c.state.status === 'created' ? 'created' : 'exited',
+      Running: running && c.state.status === 'running',
+      Paused: running && c.state.status === 'paused',
+      Pid: running ? (c.state.pid ?? 0) : 0,
+      ExitCode: c.state.exitCode ?? 0,
+      Error: c.state.error ?? '',
+      StartedAt: c.state.startedAt ?? '0001-01-01T00:00:00Z',
+      FinishedAt: c.state.finishedAt ?? '0001-01-01T00:00:00Z',
+      OOMKilled: c.state.oomKilled ?? false,
+    },
+    Image: c.image,
+    Name: `/${c.name}`,
+    HostConfig: {
+      AutoRemove: cfg.autoRemove ?? false,
+      Privileged: cfg.privileged ?? false,
+      ReadonlyRootfs: cfg.readOnly ?? false,
+      CapAdd: cfg.capAdd ?? [],
+      CapDrop: cfg.capDrop ?? [],
+      NetworkMode: cfg.network === 'host' ? 'host' : 'none',
+      Init: cfg.init ?? false,
+    },
+    Mounts: c.mounts.map((m) => ({
+      Type: m.type,
+      Name: m.type === 'volume' ? m.source : undefined,
+      Source: m.type === 'volume' ? store.volumes.dataPath(m.source) : m.source,
+      Destination: m.destination,
+      RW: !m.readOnly,
+    })),
+    Config: {
+      Hostname: cfg.hostname ?? c.id.slice(0, 12),
+      User: cfg.user ?? '',
+      Env: cfg.env ?? [],
+      Cmd: cfg.command ?? [],
+      Image: c.imageName,
+      WorkingDir: cfg.workdir ?? '',
+      Labels: c.labels,
+      Tty: cfg.tty ?? false,
+      OpenStdin: cfg.interactive ?? false,
+      StopSignal: cfg.stopSignal ?? 'SIGTERM',
+    },
+    LogPath: join(store.containers.path(c.id), 'ctr.log'),
+  };
+}
+
+/** `ctr inspect`: containers first, then images, as docker looks them up; --type narrows it. */
+export async function inspectObjects(opts: EngineOptions & { names: string[]; type?: 'image' | 'container' }): Promise<{ found: Record<string, unknown>[]; missing: string[] }> {
+  const { store } = openEngine(opts);
+  const { findImage, inspectImage } = await import('./images.js');
+  const containers = opts.type === 'image' ? [] : await reconcile(store);
+  const images = opts.type === 'container' ? [] : store.images.list();
+  const found: Record<string, unknown>[] = [];
+  const missing: string[] = [];
+  for (const name of opts.names) {
+    const c = opts.type === 'image' ? undefined : findContainer(containers, name);
+    if (c) {
+      found.push(inspectContainer(store, c));
+      continue;
+    }
+    const img = opts.type === 'container' ? undefined : findImage(images, name);
+    if (img) found.push(inspectImage(store, img));
+    else missing.push(name);
+  }
+  return { found, missing };
+}
