@@ -4,6 +4,7 @@ import { CtrError, errnoCode } from '../errors.js';
 import { formatReference, parseReference } from '../image/reference.js';
 import type { ImageConfig } from '../image/types.js';
 import { findExecutable } from '../runtime/idmap.js';
+import { cgroupMode } from '../runtime/oci.js';
 import {
   expandEnvFlags,
   imageVolumeTargets,
@@ -74,6 +75,9 @@ export async function createContainer(engine: Engine, opts: CreateOptions, progr
   parseSignal(stopSignal);
   const network = opts.network === undefined || opts.network === 'none' || opts.network === 'private' || opts.network === 'bridge' ? 'private' : opts.network;
   if (network !== 'private' && network !== 'host') throw new CtrError(`--network ${opts.network} is not supported yet: use none (a private network with loopback) or host`);
+  if ((opts.memory || opts.cpus || opts.pidsLimit) && engine.mapping.mode !== 'root' && cgroupMode() !== 'v2') {
+    throw new CtrError('resource limits (--memory, --cpus, --pids-limit) need a cgroup this user may manage; rootless, that is a delegated cgroup v2, which this host does not have (its cgroups are v1 or hybrid). Run without the limits, or as root');
+  }
   if (opts.init && !initBinary()) throw new CtrError('--init needs catatonit or tini on this host: apt-get install catatonit');
   const labels = Object.fromEntries((opts.labels ?? []).map((l) => splitLabel(l)));
 

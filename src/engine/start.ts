@@ -48,9 +48,6 @@ export function containerSpec(engine: Engine, rec: ContainerRecord, opts: { cons
     return { type: 'bind', source, target: m.destination, readonly: m.readOnly, propagation: m.options?.[0] as Propagation | undefined };
   });
   const resources = buildResources({ memory: cfg.memory, cpus: cfg.cpus, pidsLimit: cfg.pidsLimit === undefined ? undefined : Number(cfg.pidsLimit) }, host.cpus);
-  if (resources && mapping.mode !== 'root') {
-    throw new CtrError('resource limits (--memory, --cpus, --pids-limit) need a cgroup this user may manage; rootless, that is a delegated cgroup v2, which this host does not have (its cgroups are v1 or hybrid). Run without the limits, or as root');
-  }
   const spec = buildSpec({
     id: rec.id,
     image: image.config,
