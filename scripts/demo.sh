@@ -47,3 +47,4 @@ set -x
 "${as_user[@]}" "$ctr" images
 "${as_user[@]}" "$ctr" inspect --format '{{.Id}} {{.Os}}/{{.Architecture}} {{json .Config.Cmd}}' "$image"
 "${as_user[@]}" "$ctr" info --format '{{.store.root}} {{.idMapping.mode}}'
+"${as_user[@]}" "$ctr" run --rm "$image" sh -c 'echo hello from $(hostname), as $(id -un) in the container; cat /proc/self/uid_map'
