@@ -68,7 +68,7 @@ export async function openDecompressed(input: Readable, mediaType?: string): Pro
   }
   if (compression === 'none') return { tar: source, compression };
   // Deep buffers let the zlib thread decompress ahead while the consumer is busy creating files.
-  const streamOptions = { chunkSize: Number(process.env.CTR_ZCHUNK ?? 256 * 1024), highWaterMark: 16 << 20 };
+  const streamOptions = { chunkSize: 256 * 1024, highWaterMark: 16 << 20 };
   const inflate = compression === 'gzip' ? createGunzip(streamOptions) : createZstdDecompress(streamOptions);
   streamPipeline(source, inflate, () => {});
   return { tar: inflate, compression };

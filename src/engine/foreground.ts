@@ -86,7 +86,8 @@ export async function runForeground(
     const c = containers.find((x) => x.id === rec.id);
     if (c) c.state = { status: 'exited', startedAt, finishedAt: new Date().toISOString(), exitCode: result.exitCode, ...(result.startError ? { error: result.startError } : {}) };
   });
-  await new RuntimeClient(runtime, stateDir, (argv) => launch(argv, ['ignore', 'pipe', 'pipe'])).delete(rec.id, true).catch(() => {});
+  // `run` deletes its container itself on exit; `create` + `start` (the terminal path) does not.
+  if (opts.tty) await new RuntimeClient(runtime, stateDir, (argv) => launch(argv, ['ignore', 'pipe', 'pipe'])).delete(rec.id, true).catch(() => {});
   return result;
 }
 

@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CtrError, errorMessage } from '../errors.js';
 import { detectIdMapping } from '../runtime/idmap.js';
@@ -54,6 +55,12 @@ export async function removeContainer(store: Store, c: ContainerRecord, opts: { 
   });
   if (!gone) throw new CtrError(`no such container: ${c.name}`);
   rmSync(store.containerRunDir(c.id), { recursive: true, force: true });
+  // overlay leaves work/work with mode 000; it is ours, and readable it needs no user namespace to go.
+  try {
+    chmodSync(join(store.containers.path(c.id), 'work', 'work'), 0o700);
+  } catch {
+    // never mounted, or already gone
+  }
   await store.containers.removeFiles(c.id, store.removeTree);
   if (opts.volumes) await removeContainerVolumes(store, c);
 }
