@@ -26,7 +26,7 @@ export interface ForegroundIO {
 // Every signal Node lets us catch that docker forwards (not SIGCHLD, SIGPIPE, SIGURG, SIGSTOP).
 const FORWARDED: NodeJS.Signals[] = [
   'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT', 'SIGTSTP',
-  'SIGTTIN', 'SIGTTOU', 'SIGVTALRM', 'SIGPROF', 'SIGXCPU', 'SIGXFSZ', 'SIGPWR', 'SIGSYS', 'SIGTRAP', 'SIGABRT', 'SIGWINCH',
+  'SIGTTIN', 'SIGTTOU', 'SIGVTALRM', 'SIGXCPU', 'SIGXFSZ', 'SIGPWR', 'SIGSYS', 'SIGTRAP', 'SIGABRT', 'SIGWINCH',
 ];
 
 // After a terminal container exits, the rest of its output must arrive within this time.

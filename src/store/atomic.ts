@@ -7,15 +7,19 @@ export function tempName(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
-/** Readers never see a half-written file: write a temp file, fsync, rename, fsync the directory. */
-export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644): void {
+/**
+ * Readers never see a half-written file: write a temp file, fsync, rename, fsync the directory.
+ * Without `durable`, the fsyncs are skipped: still atomic for readers and for a killed process,
+ * only a power loss may bring back the previous version.
+ */
+export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644, durable = true): void {
   const tmp = tempName(path);
   const fd = openSync(tmp, 'wx', mode);
   try {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } catch (err) {
     closeSync(fd);
     unlinkSync(tmp);
@@ -28,7 +32,7 @@ export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o64
     unlinkSync(tmp);
     throw err;
   }
-  fsyncDir(dirname(path));
+  if (durable) fsyncDir(dirname(path));
 }
 
 export function fsyncDir(dir: string): void {
@@ -40,6 +44,6 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-export function writeJsonAtomic(path: string, value: unknown, mode = 0o644): void {
-  writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', mode);
+export function writeJsonAtomic(path: string, value: unknown, mode = 0o644, durable = true): void {
+  writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', mode, durable);
 }

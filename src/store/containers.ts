@@ -73,9 +73,12 @@ export class ContainerIndex {
     }
   }
 
-  /** Only call with the store lock held. */
+  /**
+   * Only call with the store lock held. Not fsynced: a container's state changes several times
+   * per run and a power loss is reconciled anyway (nothing runs after a reboot).
+   */
   save(containers: ContainerRecord[]): void {
-    writeJsonAtomic(this.file, { version: 1, containers } satisfies IndexFile);
+    writeJsonAtomic(this.file, { version: 1, containers } satisfies IndexFile, 0o644, false);
   }
 
   /** The container's own directory (upper/, work/, userdata/...). */
