@@ -194,7 +194,7 @@ export function startUnpack(req: UnpackRequest): LayerUnpack {
       // A broken pipe means it is going; otherwise it may still be waiting for input.
       const code = (err as { code?: string }).code;
       const workerGoing = w.dead || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_PREMATURE_CLOSE';
-      const workerFailure = await Promise.race([done.then(() => undefined, (e: unknown) => e), sleep(workerGoing ? 30_000 : 500)]);
+      const workerFailure = await Promise.race([done.then(() => undefined, (e: unknown) => e), sleep(workerGoing ? 30_000 : 500, undefined, { ref: false })]);
       if (workerFailure) throw workerFailure;
       const reason = describeDecompressError(err, compression);
       const failure = reason instanceof CtrError ? reason : new CtrError(`cannot unpack ${what}: ${errorMessage(reason)}`);

@@ -1,0 +1,176 @@
+#!/bin/bash
+# `run --rm IMAGE true` benchmark, rootless, image present: ctr vs podman (native overlay, runc,
+# cgroupfs), for a static busybox image and a Debian image from a local registry, in one hyperfine
+# run, with `ctr --version`, `podman --version` and a bare rootless `runc run` (the floor) for
+# context. Runs as root (it builds the images and starts the registry); every timed command runs
+# as the non-root user $BENCH_USER (default ctrtest). Both engines run with --network none:
+# podman's rootless default (slirp4netns or pasta) needs /dev/net/tun, which is 0600 root here.
+#   sudo BENCH_ROOTFS=/tmp/bench-rootfs bench/run.sh
+# Environment: BENCH_ROOTFS=DIR reuse a debootstrap tree (see images.sh), BENCH_IMAGES=DIR reuse
+# the layouts images.sh wrote there (default /tmp/ctr-bench/images, pull.sh's), BENCH_OUT=DIR
+# where images, registry data and results go (default /tmp/ctr-bench-run), BENCH_RUNS (20),
+# BENCH_WARMUP (3), BENCH_LOOPFS=SIZE (default 4G) the size of the fresh ext4 file system (a sparse
+# loop file in BENCH_OUT) mounted over ~USER/ctr-bench-run for the stores; BENCH_LOOPFS= (empty)
+# uses the home directory's own file system. BENCH_KEEP=1 keeps the stores.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+ctr=$here/dist/ctr
+user=${BENCH_USER:-ctrtest}
+out=${BENCH_OUT:-/tmp/ctr-bench-run}
+images=${BENCH_IMAGES:-/tmp/ctr-bench/images}
+runs=${BENCH_RUNS:-20}
+warmup=${BENCH_WARMUP:-3}
+loopsize=${BENCH_LOOPFS-4G}
+
+[ "$(id -u)" = 0 ] || { echo "run.sh: run as root (sudo bench/run.sh); the containers themselves run as $user" >&2; exit 1; }
+[ -x "$ctr" ] || { echo "run.sh: $ctr is missing; run npm run build" >&2; exit 1; }
+for tool in hyperfine podman skopeo runc docker-registry runuser jq busybox; do
+  command -v "$tool" > /dev/null || { echo "run.sh: $tool not found; install it with apt-get" >&2; exit 1; }
+done
+id "$user" > /dev/null 2>&1 || useradd --create-home --shell /bin/sh "$user"
+home=$(getent passwd "$user" | cut -d: -f6)
+
+# Everything the user touches lives in one directory under its home (not pull.sh's, so both can be
+# kept side by side).
+w=$home/ctr-bench-run
+xdg=$w/xdg
+mkdir -p "$out"
+if mountpoint -q "$w"; then umount "$w"; fi
+rm -rf "$w" "$out/registry"
+registry_pid=
+loopfs=
+cleanup() {
+  set +e
+  if [ -n "$registry_pid" ]; then
+    kill "$registry_pid" 2> /dev/null
+    wait "$registry_pid" 2> /dev/null
+  fi
+  # podman's rootless pause process (catatonit) was started by this run: end it.
+  local pause
+  pause=$(cat "$xdg/libpod/tmp/pause.pid" 2> /dev/null)
+  if [ -n "$pause" ]; then kill "$pause" 2> /dev/null; fi
+  if [ -z "${BENCH_KEEP:-}" ]; then
+    if [ -n "$loopfs" ]; then umount "$w" && rm -f "$loopfs"; fi
+    rm -rf "$w"
+  fi
+}
+trap cleanup EXIT
+
+mkdir -p "$w"
+if [ -n "$loopsize" ]; then
+  loopfs=$out/stores.ext4
+  rm -f "$loopfs"
+  truncate -s "$loopsize" "$loopfs"
+  mkfs.ext4 -q "$loopfs"
+  mount -o loop "$loopfs" "$w"
+  rm -rf "$w/lost+found"
+fi
+chown "$user:" "$w"
+chmod 0755 "$w"
+install -d -o "$user" -g "$user" -m 0700 "$xdg" "$w/data" "$w/config"
+
+port=5000
+while (echo > /dev/tcp/127.0.0.1/$port) 2> /dev/null; do port=$((port + 1)); done
+cat > "$out/registry.yml" << YAML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $out/registry
+http:
+  addr: 127.0.0.1:$port
+log:
+  level: error
+YAML
+docker-registry serve "$out/registry.yml" > "$out/registry.log" 2>&1 &
+registry_pid=$!
+for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$port) 2> /dev/null && break; sleep 0.1; done
+reg=127.0.0.1:$port
+
+rm -rf "$out/busybox"
+"$here/scripts/busybox-oci.sh" "$out/busybox" > /dev/null
+skopeo copy -q --dest-tls-verify=false "oci:$out/busybox:latest" "docker://$reg/bench/busybox:1"
+if [ ! -f "$images/debian/index.json" ]; then
+  images=$out/images
+  "$here/bench/images.sh" "$images" > /dev/null
+fi
+skopeo copy -q --dest-tls-verify=false "oci:$images/debian:1" "docker://$reg/bench/debian:1"
+echo "pushed $reg/bench/busybox:1 ($out/busybox) and $reg/bench/debian:1 ($images/debian)"
+
+# podman's own configuration: native overlay (no mount_program), runc, cgroupfs, file events.
+cat > "$w/storage.conf" << EOF
+[storage]
+driver = "overlay"
+graphroot = "$w/podman/root"
+runroot = "$w/podman/run"
+rootless_storage_path = "$w/podman/root"
+EOF
+cat > "$w/containers.conf" << EOF
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF
+chown "$user:" "$w/storage.conf" "$w/containers.conf"
+
+as_user="runuser -u $user -- env -i HOME=$home USER=$user PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin XDG_RUNTIME_DIR=$xdg XDG_DATA_HOME=$w/data XDG_CONFIG_HOME=$w/config CONTAINERS_CONF=$w/containers.conf CONTAINERS_STORAGE_CONF=$w/storage.conf"
+ctr_base="$as_user $ctr --root $w/ctr/root --runroot $w/ctr/run"
+podman_base="$as_user podman --root $w/podman/root --runroot $w/podman/run --storage-driver overlay"
+for image in busybox debian; do
+  $ctr_base pull -q --tls-verify=false "$reg/bench/$image:1" > /dev/null
+  $podman_base pull -q --tls-verify=false "$reg/bench/$image:1" > /dev/null
+done
+
+# Check first that rootless podman runs here, from that store and with the set-up asked for.
+store=$($podman_base info \
+  --format '{{.Store.GraphRoot}} {{.Store.GraphDriverName}} native-diff={{index .Store.GraphStatus "Native Overlay Diff"}} runtime={{.Host.OCIRuntime.Name}} cgroups={{.Host.CgroupManager}} rootless={{.Host.Security.Rootless}}')
+echo "podman: $store"
+case $store in
+  "$w/podman/root overlay native-diff=true runtime=runc cgroups=cgroupfs rootless=true") ;;
+  *) echo "run.sh: podman is not set up as asked (native overlay, runc, cgroupfs, rootless)" >&2; exit 1 ;;
+esac
+
+# The floor: runc alone, rootless, on the busybox files unpacked as the user (no overlay, no
+# store), with the same namespaces as the containers (runc's rootless spec plus a network one).
+bundle=$w/bundle
+install -d -o "$user" -g "$user" "$bundle" "$bundle/rootfs" "$w/runc"
+$as_user tar -C "$bundle/rootfs" -xzf "$out/busybox/blobs/sha256/$(jq -r '.layers[0].digest' "$out/busybox/blobs/sha256/$(jq -r '.manifests[0].digest' "$out/busybox/index.json" | cut -d: -f2)" | cut -d: -f2)"
+$as_user runc spec --rootless --bundle "$bundle"
+$as_user sh -c "jq '.process.terminal = false | .process.args = [\"true\"] | .linux.namespaces += [{\"type\": \"network\"}]' $bundle/config.json > $bundle/config.new && mv $bundle/config.new $bundle/config.json"
+
+ctr_run="$ctr_base run --rm --network none"
+podman_run="$podman_base run --rm --network none"
+runc_run="$as_user runc --root $w/runc run --bundle $bundle floor"
+# Each command once, checked: it must succeed, see only a loopback interface, and leave no container.
+for image in busybox debian; do
+  for engine_run in "$ctr_run" "$podman_run"; do
+    $engine_run "$reg/bench/$image:1" true
+    links=$($engine_run "$reg/bench/$image:1" sh -c 'grep -c : /proc/net/dev')
+    [ "$links" = 1 ] || { echo "run.sh: $engine_run $image sees $links network interfaces, not only lo" >&2; exit 1; }
+  done
+done
+$runc_run
+[ -z "$($ctr_base ps -aq)" ] || { echo "run.sh: ctr run --rm left a container behind" >&2; exit 1; }
+[ -z "$($podman_base ps -aq)" ] || { echo "run.sh: podman run --rm left a container behind" >&2; exit 1; }
+
+args=(--warmup "$warmup" --runs "$runs" --export-markdown "$out/run.md" --export-json "$out/run.json")
+for image in busybox debian; do
+  args+=(-n "ctr $image" "$ctr_run $reg/bench/$image:1 true")
+  args+=(-n "podman $image" "$podman_run $reg/bench/$image:1 true")
+done
+args+=(-n "runc run (floor)" "$runc_run")
+args+=(-n "ctr --version" "$as_user $ctr --version")
+args+=(-n "podman --version" "$as_user podman --version")
+args+=(-n "runuser true" "$as_user true")
+echo "+ hyperfine ${args[*]@Q}" > "$out/command.txt"
+hyperfine "${args[@]}"
+
+{
+  echo "stores: $w on $(if [ -n "$loopfs" ]; then echo "a fresh ext4 loop file system ($loopsize)"; else df --output=fstype "$w" | tail -1; fi); network: none for both"
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
+  echo "versions: $($ctr version | head -1), podman $(podman version --format '{{.Client.Version}}' 2> /dev/null), $(runc --version | head -1), $(hyperfine --version)"
+  echo
+  cat "$out/run.md"
+  echo
+  jq -r '[.results[] | {key: .command, value: .mean}] | from_entries as $m |
+    ["busybox", "debian"][] | "ctr/podman \(.): \($m["ctr " + .] / $m["podman " + .] * 100 | round / 100)"' "$out/run.json"
+} | tee "$out/results.txt"
