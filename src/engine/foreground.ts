@@ -120,7 +120,15 @@ async function runPlain(
   const failurePrefix = `${runtime.name} run failed: `;
   const tee = (from: Readable, to: Writable, stream: LogStream) =>
     new Promise<void>((resolve) => {
+      // When our reader goes away (| head), the container's next write gets EPIPE, as it would directly.
+      let gone = false;
+      to.on('error', () => {
+        gone = true;
+        from.destroy();
+        resolve();
+      });
       from.on('data', (chunk: Buffer) => {
+        if (gone) return;
         // The runtime's own last word shares the container's stderr: keep it out of the output.
         if (stream === 'stderr' && chunk.toString('utf8', 0, failurePrefix.length) === failurePrefix) {
           startError = chunk.toString('utf8').slice(failurePrefix.length).trim();

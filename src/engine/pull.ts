@@ -226,10 +226,12 @@ async function fetchLayer(
       ingest.commit({ diffId, size: result.size, compressed: [form] });
       report('done', desc.size);
     } catch (err) {
+      // A broken pipe to the worker says less than the worker's own reason (a full disk...).
+      const workerReason = err instanceof CtrError ? undefined : await unpack.done.then(() => undefined, (e: unknown) => e);
       unpack.abort();
       await unpack.done.catch(() => {});
       await ingest.abort();
-      throw err;
+      throw workerReason instanceof CtrError ? workerReason : err;
     }
   } finally {
     lock.release();
