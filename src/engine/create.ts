@@ -5,11 +5,15 @@ import { formatReference, parseReference } from '../image/reference.js';
 import type { ImageConfig } from '../image/types.js';
 import { findExecutable } from '../runtime/idmap.js';
 import { cgroupMode } from '../runtime/oci.js';
+import { parseSize } from '../cli/format/units.js';
+import { normalizeCapability } from '../runtime/capabilities.js';
 import {
+  apparmorEnabled,
   expandEnvFlags,
   imageVolumeTargets,
   parseEnvFile,
   parseMountFlag,
+  parseSecurityOpts,
   parseSignal,
   parseTmpfsFlag,
   parseUlimit,
@@ -71,6 +75,10 @@ export async function createContainer(engine: Engine, opts: CreateOptions, progr
   ];
   for (const target of imageVolumeTargets(config.config, requests)) requests.push({ type: 'volume', target, readonly: false, nocopy: false });
   for (const u of opts.ulimits ?? []) parseUlimit(u);
+  // Checked now, as docker does, so that a bad value leaves no container behind.
+  for (const c of [...(opts.capAdd ?? []), ...(opts.capDrop ?? [])]) normalizeCapability(c);
+  parseSecurityOpts(opts.securityOpt ?? [], { apparmorEnabled: apparmorEnabled() });
+  if (opts.shmSize !== undefined) parseSize(opts.shmSize);
   const stopSignal = opts.stopSignal ?? config.config?.StopSignal ?? 'SIGTERM';
   parseSignal(stopSignal);
   const network = opts.network === undefined || opts.network === 'none' || opts.network === 'private' || opts.network === 'bridge' ? 'private' : opts.network;

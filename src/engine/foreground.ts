@@ -177,8 +177,9 @@ async function runWithTerminal(
   const socket = await createConsoleSocket(socketDir);
   const pidFile = join(runDir, 'init.pid');
   // One helper in one user namespace: create, wait for ctr's go, then start.
-  const script = 'set -e; "$CTR_RT" "$@" create --bundle "$CTR_B" --console-socket "$CTR_S" --pid-file "$CTR_P" "$CTR_ID"; read _; exec "$CTR_RT" "$@" start "$CTR_ID"';
-  const helper = launch(['/bin/sh', '-c', script, 'sh', ...global], ['pipe', 'ignore', 'pipe'], {
+  // "created" tells ctr that create has exited, so the container's init is now ctr's child.
+  const script = 'set -e; "$CTR_RT" "$@" create --bundle "$CTR_B" --console-socket "$CTR_S" --pid-file "$CTR_P" "$CTR_ID"; echo created; read _; exec "$CTR_RT" "$@" start "$CTR_ID"';
+  const helper = launch(['/bin/sh', '-c', script, 'sh', ...global], ['pipe', 'pipe', 'pipe'], {
     ...process.env,
     CTR_RT: runtime.path,
     CTR_B: runDir,
@@ -190,6 +191,15 @@ async function runWithTerminal(
   helper.stderr!.on('data', (d: Buffer) => helperErr.push(d));
   helper.stdin!.on('error', () => {});
   const helperExit = exitOf(helper, runtime);
+  const createdSignal = new Promise<void>((resolve, reject) => {
+    let out = '';
+    helper.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('created\n')) resolve();
+    });
+    helper.on('exit', () => reject(new CtrError(`${runtime.name} create failed: ${lastRuntimeError(Buffer.concat(helperErr).toString()) || 'no message'}`)));
+  });
+  createdSignal.catch(() => {});
   let master: number;
   try {
     master = await Promise.race([
@@ -205,6 +215,12 @@ async function runWithTerminal(
     throw err;
   }
   socket.close();
+  try {
+    await createdSignal;
+  } catch (err) {
+    closeSync(master);
+    throw err;
+  }
   const attachment = attachTerminal(master, { stdin: opts.interactive ? (io.stdin ?? null) : null, stdout: io.stdout, rawInput: opts.interactive });
   const pid = await readPidFile(pidFile, helper);
   const exited = new Promise<number>((resolve, reject) =>

@@ -1,5 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { CtrError } from '../errors.js';
 import { BlobStore } from './blobs.js';
 import { ContainerIndex, type ContainerRecord } from './containers.js';
 import { ImageIndex, type ImageRecord } from './images.js';
@@ -32,8 +33,16 @@ export class Store {
   private constructor(location: StoreLocation, remover: TreeRemover) {
     this.location = location;
     this.removeTree = remover;
-    mkdirSync(location.root, { recursive: true, mode: 0o700 });
-    mkdirSync(location.runroot, { recursive: true, mode: 0o700 });
+    for (const [dir, what] of [
+      [location.root, 'store directory (--root, CTR_ROOT)'],
+      [location.runroot, 'run directory (--runroot, CTR_RUNROOT)'],
+    ] as const) {
+      try {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+      } catch (err) {
+        throw new CtrError(`cannot create the ${what} ${dir}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}; choose a directory you can write`);
+      }
+    }
     this.blobs = new BlobStore(join(location.root, 'blobs'));
     this.layers = new LayerStore(join(location.root, 'layers'), remover);
     this.images = new ImageIndex(location.root);
