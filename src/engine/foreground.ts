@@ -77,7 +77,7 @@ export async function runForeground(
   let result: ForegroundResult;
   try {
     result = opts.tty
-      ? await runWithTerminal(runtime, rec, runDir, store.socketDir(), global, launch, io, opts, markRunning)
+      ? await runWithTerminal(runtime, rec, runDir, store.socketDir(), global, launch, io, opts, log, markRunning)
       : await runPlain(runtime, rec, runDir, global, launch, io, opts, log, markRunning);
   } finally {
     log.close();
@@ -170,6 +170,7 @@ async function runWithTerminal(
   launch: Launch,
   io: ForegroundIO,
   opts: ForegroundOptions,
+  log: LogWriter,
   markRunning: (pid: number | undefined) => Promise<void>,
 ): Promise<ForegroundResult> {
   const native = consoleNative();
@@ -221,7 +222,12 @@ async function runWithTerminal(
     closeSync(master);
     throw err;
   }
-  const attachment = attachTerminal(master, { stdin: opts.interactive ? (io.stdin ?? null) : null, stdout: io.stdout, rawInput: opts.interactive });
+  const attachment = attachTerminal(master, {
+    stdin: opts.interactive ? (io.stdin ?? null) : null,
+    stdout: io.stdout,
+    rawInput: opts.interactive,
+    onOutput: (chunk) => log.write('stdout', chunk),
+  });
   const pid = await readPidFile(pidFile, helper);
   const exited = new Promise<number>((resolve, reject) =>
     native.waitPid(pid, (err, st) => (err ? reject(err) : resolve(st!.code ?? 128 + (st!.signal ?? 0)))),

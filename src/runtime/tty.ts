@@ -27,6 +27,8 @@ export interface AttachOptions {
   /** Put the user's terminal (stdin, when it is one) in raw mode, so keys such as Ctrl-C reach the container. */
   rawInput: boolean;
   inputFilter?: InputFilter;
+  /** Sees every chunk of the container's output (for its log). */
+  onOutput?: (chunk: Buffer) => void;
 }
 
 export interface TerminalAttachment {
@@ -150,6 +152,7 @@ export function attachTerminal(masterFd: number, opts: AttachOptions): TerminalA
   };
   stdout.on('error', onOutputError);
   reader.on('data', (chunk: Buffer) => {
+    opts.onOutput?.(chunk);
     if (outputBroken) return;
     if (!stdout.write(chunk)) {
       reader.pause();
