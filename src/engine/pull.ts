@@ -15,7 +15,7 @@ import {
 import { MANIFEST_ACCEPT, RegistryClient } from '../registry/client.js';
 import type { ImageRecord } from '../store/images.js';
 import { openEngine, type Engine, type EngineOptions } from './context.js';
-import { startUnpack } from './unpack.js';
+import { startUnpack, warmUnpackWorker } from './unpack.js';
 
 /** How to reach registries: the flags pull, login, push and search share. */
 export interface RegistryAccessOptions {
@@ -88,6 +88,7 @@ export async function pullInto(engine: Engine, opts: PullOptions): Promise<PullR
   const { store } = engine;
 
   if (engine.mapping.warning) opts.progress?.notice?.(`Warning: ${engine.mapping.warning}`);
+  warmUnpackWorker(engine.mapping);
   await store.layers.cleanup();
 
   const top = await client.getManifest(repo, ref.digest ?? ref.tag ?? 'latest', MANIFEST_ACCEPT).catch((err: unknown) => {

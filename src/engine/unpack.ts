@@ -133,6 +133,17 @@ function acquireWorker(mapping: IdMapping): Worker {
   return w;
 }
 
+/**
+ * Starts a worker ahead of need (a pull calls this before it asks the registry anything):
+ * its Node start-up then overlaps the round trips instead of delaying the first layer.
+ */
+export function warmUnpackWorker(mapping: IdMapping): void {
+  if (pool.some((x) => !x.busy && !x.dead && x.mapping === mapping)) return;
+  const w = spawnWorker(mapping);
+  pool.push(w);
+  setRef(w, false);
+}
+
 function releaseWorker(w: Worker): void {
   w.busy = false;
   if (!w.dead) setRef(w, false);
