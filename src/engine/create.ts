@@ -25,7 +25,7 @@ import { ContainerIndex, type ContainerMount, type ContainerRecord } from '../st
 import type { Engine } from './context.js';
 import { findImage, imageConfig } from './images.js';
 import { randomName } from './names.js';
-import { pullInto, type PullProgress } from './pull.js';
+import type { PullProgress } from './pull.js';
 import type { CreateOptions } from './run-options.js';
 
 /** The options kept in a container record: what start needs to build its spec again. */
@@ -193,6 +193,8 @@ async function imageFor(engine: Engine, opts: CreateOptions, progress?: PullProg
   } catch (err) {
     throw err instanceof CtrError ? err : new CtrError(String(err));
   }
+  // The registry client (http, tls) loads only when an image must be pulled.
+  const { pullInto } = await import('./pull.js');
   const result = await pullInto(engine, { ...opts, reference, progress });
   const pulled = findImage(store.images.list(), result.id);
   if (!pulled) throw new CtrError(`the image ${opts.image} was pulled but is not in the store any more; try again`);
