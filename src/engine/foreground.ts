@@ -76,9 +76,8 @@ export async function runForeground(
 
   let result: ForegroundResult;
   try {
-    result = opts.tty
-      ? await runWithTerminal(runtime, rec, runDir, store.socketDir(), global, launch, io, opts, log, markRunning)
-      : await runPlain(runtime, rec, runDir, global, launch, io, opts, log, markRunning);
+    const ctx: RunContext = { runtime, rec, runDir, global, launch, io, opts, log, markRunning };
+    result = opts.tty ? await runWithTerminal(ctx, store.socketDir()) : await runPlain(ctx);
   } finally {
     log.close();
   }
@@ -93,18 +92,22 @@ export async function runForeground(
 
 type Launch = (argv: string[], stdio: StdioOptions, env?: NodeJS.ProcessEnv) => ChildProcess;
 
+/** What both ways of running a container in the foreground share. */
+interface RunContext {
+  runtime: OciRuntime;
+  rec: ContainerRecord;
+  runDir: string;
+  /** The runtime's global flags (log file, state directory). */
+  global: string[];
+  launch: Launch;
+  io: ForegroundIO;
+  opts: ForegroundOptions;
+  log: LogWriter;
+  markRunning: (pid: number | undefined) => Promise<void>;
+}
+
 /** Without a terminal: `runc run` in the foreground, its stdio piped through ctr. */
-async function runPlain(
-  runtime: OciRuntime,
-  rec: ContainerRecord,
-  runDir: string,
-  global: string[],
-  launch: Launch,
-  io: ForegroundIO,
-  opts: ForegroundOptions,
-  log: LogWriter,
-  markRunning: (pid: number | undefined) => Promise<void>,
-): Promise<ForegroundResult> {
+async function runPlain({ runtime, rec, runDir, global, launch, io, opts, log, markRunning }: RunContext): Promise<ForegroundResult> {
   const stdin = opts.interactive && io.stdin ? io.stdin : undefined;
   const child = launch([runtime.path, ...global, 'run', '--bundle', runDir, rec.id], [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe']);
   await markRunning(child.pid);
@@ -161,18 +164,7 @@ async function runPlain(
  * so ctr runs `create` with a console socket, adopts the container's init as a subreaper (as
  * conmon does), attaches the user's terminal, then lets the container `start`.
  */
-async function runWithTerminal(
-  runtime: OciRuntime,
-  rec: ContainerRecord,
-  runDir: string,
-  socketDir: string,
-  global: string[],
-  launch: Launch,
-  io: ForegroundIO,
-  opts: ForegroundOptions,
-  log: LogWriter,
-  markRunning: (pid: number | undefined) => Promise<void>,
-): Promise<ForegroundResult> {
+async function runWithTerminal({ runtime, rec, runDir, global, launch, io, opts, log, markRunning }: RunContext, socketDir: string): Promise<ForegroundResult> {
   const native = consoleNative();
   native.setChildSubreaper();
   const socket = await createConsoleSocket(socketDir);
