@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync } from 'node:fs';
 import { chmod, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,17 @@ export interface RunResult {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/** The host id that container id `id` lands on for this actor (rootless: 1.. = its subordinate range). */
+export function hostId(actor: Actor, id: number, kind: 'uid' | 'gid' = 'uid'): number {
+  if (actor.kind === 'root') return id;
+  if (id === 0) return kind === 'uid' ? actor.uid : actor.gid;
+  const user = inject('testUser');
+  if (!user) throw new Error('no test user with subordinate ids');
+  const line = readFileSync(kind === 'uid' ? '/etc/subuid' : '/etc/subgid', 'utf8').split('\n').find((l) => l.startsWith(`${user.name}:`));
+  if (!line) throw new Error(`no subordinate ${kind} range for ${user.name}`);
+  return Number(line.split(':')[1]) + id - 1;
 }
 
 /** Who the tests can act as here: root (when the suite runs as root) and the test user. */

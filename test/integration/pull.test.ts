@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { actors, CtrEnv, type Actor } from '../helpers/ctr.js';
+import { actors, CtrEnv, hostId } from '../helpers/ctr.js';
 import { pushIndex, pushTestImage, sha256, type TestImage } from '../fixtures/images.js';
 import { makeLayer } from '../fixtures/layers.js';
 import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
@@ -21,13 +21,6 @@ const baseLayer = makeLayer([
 ]);
 const appLayer = makeLayer([{ type: 'file', path: 'app/run', content: 'run\n', mode: 0o755 }, { type: 'whiteout', path: 'etc/os-release' }]);
 
-/** The host uid (or gid) that container id `id` lands on for this actor. */
-function hostId(actor: Actor, id: number, file = '/etc/subuid'): number {
-  if (actor.kind === 'root') return id;
-  if (id === 0) return file === '/etc/subuid' ? actor.uid : actor.gid;
-  const line = readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith('ctrtest:'))!;
-  return Number(line.split(':')[1]) + id - 1;
-}
 
 beforeAll(async () => {
   reg = await startRegistry();
@@ -80,7 +73,7 @@ describe.each(actors())('pull as $kind', (actor) => {
     expect(readFileSync(join(diff, 'etc/os-release'), 'utf8')).toBe('NAME=ctr-test\n');
     const owned = lstatSync(join(diff, 'home/app/owned'));
     expect(owned.uid).toBe(hostId(actor, 1000));
-    expect(owned.gid).toBe(hostId(actor, 1000, '/etc/subgid'));
+    expect(owned.gid).toBe(hostId(actor, 1000, 'gid'));
     expect(owned.mode & 0o7777).toBe(0o600);
     expect(lstatSync(join(diff, 'bin/tool')).mode & 0o7777).toBe(0o4755);
     expect(lstatSync(join(diff, 'etc')).uid).toBe(hostId(actor, 0));

@@ -7,7 +7,7 @@ import { reassembleLayer, removeTree, startUnpack, type UnpackResult } from '../
 import { native } from '../../src/native/index.js';
 import { detectIdMapping } from '../../src/runtime/idmap.js';
 import { BIG_CONTENT as BIG, CAP_NET_RAW, everyCaseEntries, gzip, LATIN1_NAME, LONG_FILE, makeLayer, sha256, zstd, type LayerEntry } from '../fixtures/layers.js';
-import { actors, CtrEnv, type Actor } from '../helpers/ctr.js';
+import { actors, CtrEnv, hostId, type Actor } from '../helpers/ctr.js';
 
 const MEDIA = {
   gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
@@ -74,22 +74,6 @@ async function reassembledDigest(env: CtrEnv, dir: string): Promise<string> {
   return `sha256:${r.stdout.split(' ')[0]}`;
 }
 
-/** The host uid a container uid lands on for this actor (podman's mapping rootless). */
-function hostId(actor: Actor, id: number): number {
-  if (actor.kind === 'root') return id;
-  if (id === 0) return actor.uid;
-  const user = inject('testUser')!;
-  const line = readFileSync('/etc/subuid', 'utf8').split('\n').find((l) => l.startsWith(`${user.name}:`))!;
-  return Number(line.split(':')[1]) + id - 1;
-}
-
-function hostGid(actor: Actor, id: number): number {
-  if (actor.kind === 'root') return id;
-  if (id === 0) return actor.gid;
-  const user = inject('testUser')!;
-  const line = readFileSync('/etc/subgid', 'utf8').split('\n').find((l) => l.startsWith(`${user.name}:`))!;
-  return Number(line.split(':')[1]) + id - 1;
-}
 
 function st(diff: string, rel: string | Buffer): Stats {
   return lstatSync(typeof rel === 'string' ? join(diff, rel) : Buffer.concat([Buffer.from(`${diff}/`), rel]));
@@ -112,14 +96,14 @@ for (const actor of actors()) {
       const env = newEnv(actor);
       const { diff, result } = await unpackAs(env, gzip(SINK_TAR), 'gzip');
       const data = st(diff, 'home/app/data');
-      expect([data.uid, data.gid, data.mode & 0o7777]).toEqual([hostId(actor, 1000), hostGid(actor, 1000), 0o600]);
+      expect([data.uid, data.gid, data.mode & 0o7777]).toEqual([hostId(actor, 1000), hostId(actor, 1000, 'gid'), 0o600]);
       expect(st(diff, 'home/app').mode & 0o7777).toBe(0o750);
       expect(st(diff, 'home/app').mtimeMs).toBe(1650000000 * 1000);
       expect(st(diff, '.').mtimeMs).toBe(1500000000 * 1000);
       expect(st(diff, 'etc').mtimeMs).toBe(1600000000 * 1000);
       expect(st(diff, 'usr/bin/passwd').mode & 0o7777).toBe(0o4755);
       expect(st(diff, 'usr/bin/wall').mode & 0o7777).toBe(0o2755);
-      expect(st(diff, 'usr/bin/wall').gid).toBe(hostGid(actor, 5));
+      expect(st(diff, 'usr/bin/wall').gid).toBe(hostId(actor, 5, 'gid'));
       expect(st(diff, 'tmp').mode & 0o7777).toBe(0o1777);
       expect(st(diff, 'usr/bin/passwd').uid).toBe(hostId(actor, 0));
       expect(st(diff, 'big/blob.bin').uid).toBe(hostId(actor, 33));
@@ -130,7 +114,7 @@ for (const actor of actors()) {
       expect(readlinkSync(join(diff, 'dangling'))).toBe('does/not/exist');
       expect(readlinkSync(join(diff, 'long-target'))).toBe(`/${'t'.repeat(150)}`);
       const fifo = st(diff, 'run/ctl');
-      expect([fifo.isFIFO(), fifo.mode & 0o777, fifo.uid, fifo.gid]).toEqual([true, 0o620, hostId(actor, 2), hostGid(actor, 3)]);
+      expect([fifo.isFIFO(), fifo.mode & 0o777, fifo.uid, fifo.gid]).toEqual([true, 0o620, hostId(actor, 2), hostId(actor, 3, 'gid')]);
       expect(readFileSync(join(diff, 'etc/hostname'), 'utf8')).toBe('second\n');
       expect(st(diff, 'etc/hostname').mtimeMs).toBe(1600000002 * 1000);
       expect(readFileSync(join(diff, LONG_FILE), 'utf8')).toBe('long name');

@@ -5,16 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAnonymousVolume, ensureVolume, removeContainerVolumes } from '../../src/engine/volume.js';
 import { ContainerIndex, type ContainerMount, type ContainerRecord } from '../../src/store/containers.js';
 import { Store } from '../../src/store/store.js';
-import { actors, CtrEnv, type Actor } from '../helpers/ctr.js';
+import { actors, CtrEnv, hostId } from '../helpers/ctr.js';
 
-/** The host uid a container uid lands on for this actor (rootless: 1.. = the /etc/subuid range). */
-function hostId(actor: Actor, id: number): number {
-  if (actor.kind === 'root' || id === 0) return id === 0 ? actor.uid : id;
-  const line = readFileSync('/etc/subuid', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('ctrtest:'))!;
-  return Number(line.split(':')[1]) + id - 1;
-}
 
 /** The test acts on the actor's store in-process as root: give what it made back to the actor. */
 function giveBack(env: CtrEnv, path: string): void {
