@@ -61,21 +61,8 @@ chown "$user:" "$w"
 chmod 0755 "$w"
 install -d -o "$user" -g "$user" -m 0700 "$xdg" "$w/trash" "$w/data" "$w/config"
 
-port=5000
-while (echo > /dev/tcp/127.0.0.1/$port) 2> /dev/null; do port=$((port + 1)); done
-cat > "$out/registry.yml" << YAML
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $out/registry
-http:
-  addr: 127.0.0.1:$port
-log:
-  level: error
-YAML
-docker-registry serve "$out/registry.yml" > "$out/registry.log" 2>&1 &
-registry_pid=$!
-for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$port) 2> /dev/null && break; sleep 0.1; done
+. "$here/scripts/local-registry.sh"
+start_local_registry "$out"
 reg=127.0.0.1:$port
 "$here/bench/images.sh" "$out/images" "$reg"
 

@@ -17,21 +17,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=5000
-while (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
-cat > "$work/registry.yml" <<YAML
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: 127.0.0.1:$port
-log:
-  level: error
-YAML
-docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
-registry_pid=$!
-for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+. "$here/scripts/local-registry.sh"
+start_local_registry "$work"
 
 "$here/scripts/busybox-oci.sh" "$work/busybox" > /dev/null
 skopeo copy -q --dest-tls-verify=false "oci:$work/busybox:latest" "docker://127.0.0.1:$port/library/busybox:latest"
