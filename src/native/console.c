@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include "napi_util.h"
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -21,36 +22,6 @@
 
 #define MSG_MAX 1024
 
-static napi_value make_error(napi_env env, const char *op, const char *object, int err) {
-  char msg[MSG_MAX];
-  if (object)
-    snprintf(msg, sizeof msg, "%s %s: %s", op, object, strerror(err));
-  else
-    snprintf(msg, sizeof msg, "%s: %s", op, strerror(err));
-  const char *name = strerrorname_np(err);
-  napi_value code, message, error, errnoValue;
-  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  napi_create_int32(env, err, &errnoValue);
-  napi_set_named_property(env, error, "errno", errnoValue);
-  napi_set_named_property(env, error, "code", code);
-  return error;
-}
-
-static napi_value throw_error(napi_env env, const char *op, const char *object, int err) {
-  napi_throw(env, make_error(env, op, object, err));
-  return NULL;
-}
-
-#define ARGS(n)                                                              \
-  size_t argc = n;                                                           \
-  napi_value argv[n];                                                        \
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);                      \
-  if (argc < n) {                                                            \
-    napi_throw_type_error(env, NULL, "missing arguments");                   \
-    return NULL;                                                             \
-  }
 
 static int get_fd(napi_env env, napi_value v, int32_t *fd) {
   if (napi_get_value_int32(env, v, fd) != napi_ok || *fd < 0) {
@@ -70,14 +41,14 @@ static napi_value ConsoleListen(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "the console socket path must be a string");
     return NULL;
   }
-  if (len >= sizeof addr.sun_path) return throw_error(env, "listen on console socket", path, ENAMETOOLONG);
+  if (len >= sizeof addr.sun_path) return ctr_throw_error(env, "listen on console socket", path, ENAMETOOLONG);
   memcpy(addr.sun_path, path, len + 1);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return throw_error(env, "create console socket", path, errno);
+  if (fd < 0) return ctr_throw_error(env, "create console socket", path, errno);
   if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 1) < 0) {
     int err = errno;
     close(fd);
-    return throw_error(env, "listen on console socket", path, err);
+    return ctr_throw_error(env, "listen on console socket", path, err);
   }
   napi_value result;
   napi_create_int32(env, fd, &result);
@@ -195,7 +166,7 @@ static void receive_deliver(napi_env env, napi_value callback, void *context, vo
   napi_value undefined, args[2];
   napi_get_undefined(env, &undefined);
   if (r->err) {
-    args[0] = make_error(env, r->op, r->path, r->err);
+    args[0] = ctr_make_error(env, r->op, r->path, r->err);
     napi_get_undefined(env, &args[1]);
   } else {
     napi_get_null(env, &args[0]);
@@ -210,7 +181,7 @@ static napi_value ReceiveCancel(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, NULL, NULL, NULL, (void **)&r);
   if (!r->done && r->cancel_fd >= 0) {
     uint64_t one = 1;
-    if (write(r->cancel_fd, &one, sizeof one) < 0) return throw_error(env, "cancel console socket", r->path, errno);
+    if (write(r->cancel_fd, &one, sizeof one) < 0) return ctr_throw_error(env, "cancel console socket", r->path, errno);
   }
   return NULL;
 }
@@ -234,7 +205,7 @@ static napi_value ConsoleReceive(napi_env env, napi_callback_info info) {
     return NULL;
   }
   receive_t *r = calloc(1, sizeof *r);
-  if (!r) return throw_error(env, "allocate", NULL, ENOMEM);
+  if (!r) return ctr_throw_error(env, "allocate", NULL, ENOMEM);
   size_t len;
   napi_get_value_string_utf8(env, argv[1], r->path, sizeof r->path, &len);
   r->owners = 2;
@@ -244,7 +215,7 @@ static napi_value ConsoleReceive(napi_env env, napi_callback_info info) {
   if (r->cancel_fd < 0) {
     int err = errno;
     free(r);
-    return throw_error(env, "eventfd for console socket", NULL, err);
+    return ctr_throw_error(env, "eventfd for console socket", NULL, err);
   }
   napi_value name, handle, cancel;
   napi_create_string_utf8(env, "ctr console receive", NAPI_AUTO_LENGTH, &name);
@@ -252,7 +223,7 @@ static napi_value ConsoleReceive(napi_env env, napi_callback_info info) {
   int err = start_thread(receive_thread, r);
   if (err) {
     napi_release_threadsafe_function(r->tsfn, napi_tsfn_abort);
-    napi_value error = make_error(env, "start a thread for console socket", r->path, err);
+    napi_value error = ctr_make_error(env, "start a thread for console socket", r->path, err);
     close(r->cancel_fd);
     free(r);
     napi_throw(env, error);
@@ -274,7 +245,7 @@ static napi_value SetWindowSize(napi_env env, napi_callback_info info) {
   napi_get_value_uint32(env, argv[1], &rows);
   napi_get_value_uint32(env, argv[2], &cols);
   struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
-  if (ioctl(fd, TIOCSWINSZ, &ws) < 0) return throw_error(env, "set the window size of the terminal", NULL, errno);
+  if (ioctl(fd, TIOCSWINSZ, &ws) < 0) return ctr_throw_error(env, "set the window size of the terminal", NULL, errno);
   return NULL;
 }
 
@@ -284,7 +255,7 @@ static napi_value GetWindowSize(napi_env env, napi_callback_info info) {
   int32_t fd;
   if (get_fd(env, argv[0], &fd) < 0) return NULL;
   struct winsize ws;
-  if (ioctl(fd, TIOCGWINSZ, &ws) < 0) return throw_error(env, "read the window size of the terminal", NULL, errno);
+  if (ioctl(fd, TIOCGWINSZ, &ws) < 0) return ctr_throw_error(env, "read the window size of the terminal", NULL, errno);
   napi_value result, rows, cols;
   napi_create_object(env, &result);
   napi_create_uint32(env, ws.ws_row, &rows);
@@ -301,14 +272,14 @@ static napi_value MakeRaw(napi_env env, napi_callback_info info) {
   int32_t fd;
   if (get_fd(env, argv[0], &fd) < 0) return NULL;
   struct termios old, raw;
-  if (tcgetattr(fd, &old) < 0) return throw_error(env, "read the terminal mode", NULL, errno);
+  if (tcgetattr(fd, &old) < 0) return ctr_throw_error(env, "read the terminal mode", NULL, errno);
   raw = old;
   cfmakeraw(&raw);
   raw.c_cc[VMIN] = 1;
   raw.c_cc[VTIME] = 0;
   int r;
   do r = tcsetattr(fd, TCSANOW, &raw); while (r < 0 && errno == EINTR);
-  if (r < 0) return throw_error(env, "put the terminal in raw mode", NULL, errno);
+  if (r < 0) return ctr_throw_error(env, "put the terminal in raw mode", NULL, errno);
   napi_value result;
   napi_create_buffer_copy(env, sizeof old, &old, NULL, &result);
   return result;
@@ -329,7 +300,7 @@ static napi_value SetTermios(napi_env env, napi_callback_info info) {
   memcpy(&state, data, sizeof state);
   int r;
   do r = tcsetattr(fd, TCSANOW, &state); while (r < 0 && errno == EINTR);
-  if (r < 0) return throw_error(env, "restore the terminal mode", NULL, errno);
+  if (r < 0) return ctr_throw_error(env, "restore the terminal mode", NULL, errno);
   return NULL;
 }
 
@@ -340,9 +311,9 @@ static napi_value DupNonBlock(napi_env env, napi_callback_info info) {
   int32_t fd;
   if (get_fd(env, argv[0], &fd) < 0) return NULL;
   int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return throw_error(env, "make the terminal non-blocking", NULL, errno);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return ctr_throw_error(env, "make the terminal non-blocking", NULL, errno);
   int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  if (dup < 0) return throw_error(env, "duplicate the terminal", NULL, errno);
+  if (dup < 0) return ctr_throw_error(env, "duplicate the terminal", NULL, errno);
   napi_value result;
   napi_create_int32(env, dup, &result);
   return result;
@@ -351,7 +322,7 @@ static napi_value DupNonBlock(napi_env env, napi_callback_info info) {
 // setChildSubreaper(): orphaned descendants (a container's init once `runc create` exits) become our children.
 static napi_value SetChildSubreaper(napi_env env, napi_callback_info info) {
   (void)info;
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) return throw_error(env, "become a child subreaper", NULL, errno);
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) return ctr_throw_error(env, "become a child subreaper", NULL, errno);
   return NULL;
 }
 
@@ -382,7 +353,7 @@ static void wait_deliver(napi_env env, napi_value callback, void *context, void 
   if (w->err) {
     char what[64];
     snprintf(what, sizeof what, "process %d", (int)w->pid);
-    args[0] = make_error(env, "wait for", what, w->err);
+    args[0] = ctr_make_error(env, "wait for", what, w->err);
     napi_get_undefined(env, &args[1]);
   } else {
     napi_value code, sig;
@@ -412,7 +383,7 @@ static napi_value WaitPid(napi_env env, napi_callback_info info) {
     return NULL;
   }
   wait_t *w = calloc(1, sizeof *w);
-  if (!w) return throw_error(env, "allocate", NULL, ENOMEM);
+  if (!w) return ctr_throw_error(env, "allocate", NULL, ENOMEM);
   w->pid = pid;
   napi_value name;
   napi_create_string_utf8(env, "ctr waitpid", NAPI_AUTO_LENGTH, &name);
@@ -421,7 +392,7 @@ static napi_value WaitPid(napi_env env, napi_callback_info info) {
   if (err) {
     napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
     free(w);
-    return throw_error(env, "start a thread to wait for a process", NULL, err);
+    return ctr_throw_error(env, "start a thread to wait for a process", NULL, err);
   }
   return NULL;
 }

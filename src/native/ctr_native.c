@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <node_api.h>
+#include "napi_util.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -20,45 +21,6 @@
 #include <unistd.h>
 
 #define PATH_MAX_LEN 4096
-
-static napi_value throw_errno(napi_env env, const char *syscall, const char *path, int err) {
-  char msg[PATH_MAX_LEN + 256];
-  if (path)
-    snprintf(msg, sizeof msg, "%s %s: %s", syscall, path, strerror(err));
-  else
-    snprintf(msg, sizeof msg, "%s: %s", syscall, strerror(err));
-  napi_value code, message, error;
-  const char *name = NULL;
-  switch (err) {
-  case ENOENT: name = "ENOENT"; break;
-  case EEXIST: name = "EEXIST"; break;
-  case EPERM: name = "EPERM"; break;
-  case EACCES: name = "EACCES"; break;
-  case EINVAL: name = "EINVAL"; break;
-  case ENOTSUP: name = "ENOTSUP"; break;
-  case ENODATA: name = "ENODATA"; break;
-  case EWOULDBLOCK: name = "EWOULDBLOCK"; break;
-  case ENOSPC: name = "ENOSPC"; break;
-  case EDQUOT: name = "EDQUOT"; break;
-  case ERANGE: name = "ERANGE"; break;
-  case ENAMETOOLONG: name = "ENAMETOOLONG"; break;
-  case EBADF: name = "EBADF"; break;
-  case EINTR: name = "EINTR"; break;
-  case ENOTDIR: name = "ENOTDIR"; break;
-  case ELOOP: name = "ELOOP"; break;
-  case EROFS: name = "EROFS"; break;
-  default: name = "EUNKNOWN"; break;
-  }
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  napi_value errnoValue;
-  napi_create_int32(env, err, &errnoValue);
-  napi_set_named_property(env, error, "errno", errnoValue);
-  napi_set_named_property(env, error, "code", code);
-  napi_throw(env, error);
-  return NULL;
-}
 
 // A path is a string or a Buffer of raw bytes (file names need not be valid UTF-8).
 static int get_path(napi_env env, napi_value v, char *buf) {
@@ -78,14 +40,6 @@ static int get_path(napi_env env, napi_value v, char *buf) {
   return 0;
 }
 
-#define ARGS(n)                                                              \
-  size_t argc = n;                                                           \
-  napi_value argv[n];                                                        \
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);                      \
-  if (argc < n) {                                                            \
-    napi_throw_type_error(env, NULL, "missing arguments");                   \
-    return NULL;                                                             \
-  }
 
 // flock(fd, exclusive, nonblocking) -> true when taken, false when it would block.
 static napi_value Flock(napi_env env, napi_callback_info info) {
@@ -104,7 +58,7 @@ static napi_value Flock(napi_env env, napi_callback_info info) {
       napi_get_boolean(env, false, &result);
       return result;
     }
-    return throw_errno(env, "flock", NULL, errno);
+    return ctr_throw_error(env, "flock", NULL, errno);
   }
   napi_get_boolean(env, true, &result);
   return result;
@@ -114,7 +68,7 @@ static napi_value Funlock(napi_env env, napi_callback_info info) {
   ARGS(1);
   int32_t fd;
   napi_get_value_int32(env, argv[0], &fd);
-  if (flock(fd, LOCK_UN) < 0) return throw_errno(env, "flock", NULL, errno);
+  if (flock(fd, LOCK_UN) < 0) return ctr_throw_error(env, "flock", NULL, errno);
   return NULL;
 }
 
@@ -125,13 +79,13 @@ static napi_value Lsetxattr(napi_env env, napi_callback_info info) {
   size_t nlen;
   void *data;
   size_t len;
-  if (get_path(env, argv[0], path) < 0) return throw_errno(env, "lsetxattr", NULL, ENAMETOOLONG);
+  if (get_path(env, argv[0], path) < 0) return ctr_throw_error(env, "lsetxattr", NULL, ENAMETOOLONG);
   napi_get_value_string_utf8(env, argv[1], name, sizeof name, &nlen);
   if (napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) {
     napi_throw_type_error(env, NULL, "value must be a Buffer");
     return NULL;
   }
-  if (lsetxattr(path, name, data, len, 0) < 0) return throw_errno(env, "lsetxattr", path, errno);
+  if (lsetxattr(path, name, data, len, 0) < 0) return ctr_throw_error(env, "lsetxattr", path, errno);
   return NULL;
 }
 
@@ -140,7 +94,7 @@ static napi_value Lgetxattr(napi_env env, napi_callback_info info) {
   ARGS(2);
   char path[PATH_MAX_LEN], name[256];
   size_t nlen;
-  if (get_path(env, argv[0], path) < 0) return throw_errno(env, "lgetxattr", NULL, ENAMETOOLONG);
+  if (get_path(env, argv[0], path) < 0) return ctr_throw_error(env, "lgetxattr", NULL, ENAMETOOLONG);
   napi_get_value_string_utf8(env, argv[1], name, sizeof name, &nlen);
   for (;;) {
     ssize_t size = lgetxattr(path, name, NULL, 0);
@@ -150,13 +104,13 @@ static napi_value Lgetxattr(napi_env env, napi_callback_info info) {
         napi_get_null(env, &result);
         return result;
       }
-      return throw_errno(env, "lgetxattr", path, errno);
+      return ctr_throw_error(env, "lgetxattr", path, errno);
     }
     void *data;
     napi_create_buffer(env, size, &data, &result);
     ssize_t got = lgetxattr(path, name, data, size);
     if (got < 0 && errno == ERANGE) continue;
-    if (got < 0) return throw_errno(env, "lgetxattr", path, errno);
+    if (got < 0) return ctr_throw_error(env, "lgetxattr", path, errno);
     if (got != size) napi_create_buffer_copy(env, got, data, NULL, &result);
     return result;
   }
@@ -166,14 +120,14 @@ static napi_value Lgetxattr(napi_env env, napi_callback_info info) {
 static napi_value Llistxattr(napi_env env, napi_callback_info info) {
   ARGS(1);
   char path[PATH_MAX_LEN];
-  if (get_path(env, argv[0], path) < 0) return throw_errno(env, "llistxattr", NULL, ENAMETOOLONG);
+  if (get_path(env, argv[0], path) < 0) return ctr_throw_error(env, "llistxattr", NULL, ENAMETOOLONG);
   napi_value arr;
   napi_create_array(env, &arr);
   for (;;) {
     ssize_t size = llistxattr(path, NULL, 0);
     if (size < 0) {
       if (errno == ENOTSUP) return arr;
-      return throw_errno(env, "llistxattr", path, errno);
+      return ctr_throw_error(env, "llistxattr", path, errno);
     }
     if (size == 0) return arr;
     char *buf = malloc(size);
@@ -182,7 +136,7 @@ static napi_value Llistxattr(napi_env env, napi_callback_info info) {
       int e = errno;
       free(buf);
       if (e == ERANGE) continue;
-      return throw_errno(env, "llistxattr", path, e);
+      return ctr_throw_error(env, "llistxattr", path, e);
     }
     uint32_t i = 0;
     for (char *p = buf; p < buf + got; p += strlen(p) + 1) {
@@ -200,11 +154,11 @@ static napi_value Mknod(napi_env env, napi_callback_info info) {
   ARGS(4);
   char path[PATH_MAX_LEN];
   uint32_t mode, major, minor;
-  if (get_path(env, argv[0], path) < 0) return throw_errno(env, "mknod", NULL, ENAMETOOLONG);
+  if (get_path(env, argv[0], path) < 0) return ctr_throw_error(env, "mknod", NULL, ENAMETOOLONG);
   napi_get_value_uint32(env, argv[1], &mode);
   napi_get_value_uint32(env, argv[2], &major);
   napi_get_value_uint32(env, argv[3], &minor);
-  if (mknod(path, mode, makedev(major, minor)) < 0) return throw_errno(env, "mknod", path, errno);
+  if (mknod(path, mode, makedev(major, minor)) < 0) return ctr_throw_error(env, "mknod", path, errno);
   return NULL;
 }
 
@@ -213,7 +167,7 @@ static napi_value Syncfs(napi_env env, napi_callback_info info) {
   ARGS(1);
   int32_t fd;
   napi_get_value_int32(env, argv[0], &fd);
-  if (syncfs(fd) < 0) return throw_errno(env, "syncfs", NULL, errno);
+  if (syncfs(fd) < 0) return ctr_throw_error(env, "syncfs", NULL, errno);
   return NULL;
 }
 
@@ -411,13 +365,13 @@ static napi_value FileQueueOpen(napi_env env, napi_callback_info info) {
   char path[PATH_MAX_LEN];
   int32_t threads;
   double max_bytes;
-  if (get_path(env, argv[0], path) < 0) return throw_errno(env, "open", NULL, ENAMETOOLONG);
+  if (get_path(env, argv[0], path) < 0) return ctr_throw_error(env, "open", NULL, ENAMETOOLONG);
   napi_get_value_int32(env, argv[1], &threads);
   napi_get_value_double(env, argv[2], &max_bytes);
   if (threads < 1) threads = 1;
   if (threads > FQ_MAX_THREADS) threads = FQ_MAX_THREADS;
   int rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (rootfd < 0) return throw_errno(env, "open", path, errno);
+  if (rootfd < 0) return ctr_throw_error(env, "open", path, errno);
   fq *q = calloc(1, sizeof *q);
   q->rootfd = rootfd;
   q->max_bytes = (size_t)max_bytes;
@@ -437,7 +391,7 @@ static napi_value FileQueueOpen(napi_env env, napi_callback_info info) {
   if (q->nthreads == 0) {
     close(rootfd);
     free(q);
-    return throw_errno(env, "pthread_create", NULL, EAGAIN);
+    return ctr_throw_error(env, "pthread_create", NULL, EAGAIN);
   }
   napi_create_external(env, q, fq_finalize, NULL, &result);
   return result;
@@ -471,7 +425,7 @@ static napi_value FileQueuePush(napi_env env, napi_callback_info info) {
     len += n;
   }
   fq_op *op = malloc(sizeof *op + plen + 1 + len);
-  if (!op) return throw_errno(env, "malloc", NULL, ENOMEM);
+  if (!op) return ctr_throw_error(env, "malloc", NULL, ENOMEM);
   napi_get_value_string_latin1(env, argv[1], op->path, plen + 1, &plen);
   if (memchr(op->path, 0, plen) != NULL) {
     free(op);

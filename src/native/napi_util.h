@@ -1,0 +1,42 @@
+// What every native file of the addon shares: errors that name the operation and the object
+// (with Node's errno code names), and argument unpacking.
+#ifndef CTR_NAPI_UTIL_H
+#define CTR_NAPI_UTIL_H
+
+#include <errno.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <string.h>
+
+static inline napi_value ctr_make_error(napi_env env, const char *op, const char *object, int err) {
+  char msg[4096 + 256];
+  if (object)
+    snprintf(msg, sizeof msg, "%s %s: %s", op, object, strerror(err));
+  else
+    snprintf(msg, sizeof msg, "%s: %s", op, strerror(err));
+  const char *name = strerrorname_np(err);
+  napi_value code, message, error, errnoValue;
+  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, code, message, &error);
+  napi_create_int32(env, err, &errnoValue);
+  napi_set_named_property(env, error, "errno", errnoValue);
+  napi_set_named_property(env, error, "code", code);
+  return error;
+}
+
+static inline napi_value ctr_throw_error(napi_env env, const char *op, const char *object, int err) {
+  napi_throw(env, ctr_make_error(env, op, object, err));
+  return NULL;
+}
+
+#define ARGS(n)                                                              \
+  size_t argc = n;                                                           \
+  napi_value argv[n];                                                        \
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);                      \
+  if (argc < n) {                                                            \
+    napi_throw_type_error(env, NULL, "missing arguments");                   \
+    return NULL;                                                             \
+  }
+
+#endif
