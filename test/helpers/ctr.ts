@@ -18,6 +18,12 @@ export interface RunResult {
   stderr: string;
 }
 
+/** argv run as the actor: setpriv drops to the test user with its groups. */
+export function asActor(actor: Actor, argv: string[]): string[] {
+  if (actor.uid === process.getuid?.()) return argv;
+  return ['setpriv', `--reuid=${actor.uid}`, `--regid=${actor.gid}`, '--init-groups', '--', ...argv];
+}
+
 /** The host id that container id `id` lands on for this actor (rootless: 1.. = its subordinate range). */
 export function hostId(actor: Actor, id: number, kind: 'uid' | 'gid' = 'uid'): number {
   if (actor.kind === 'root') return id;
@@ -70,10 +76,7 @@ export class CtrEnv {
 
   /** Runs a command as the actor (setpriv drops to the test user with its groups). */
   exec(argv: string[], opts: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
-    const asOther = this.actor.uid !== process.getuid?.();
-    const full = asOther
-      ? ['setpriv', `--reuid=${this.actor.uid}`, `--regid=${this.actor.gid}`, '--init-groups', '--', ...argv]
-      : argv;
+    const full = asActor(this.actor, argv);
     return new Promise((resolve, reject) => {
       const child = spawn(full[0]!, full.slice(1), { env: this.env(opts.env), cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
@@ -94,9 +97,7 @@ export class CtrEnv {
 
   /** Starts ctr without waiting, for tests that signal or kill it. */
   spawnCtr(args: string[], env: Record<string, string> = {}): ChildProcess {
-    const argv = [...inject('ctrCommand'), ...args];
-    const asOther = this.actor.uid !== process.getuid?.();
-    const full = asOther ? ['setpriv', `--reuid=${this.actor.uid}`, `--regid=${this.actor.gid}`, '--init-groups', '--', ...argv] : argv;
+    const full = asActor(this.actor, [...inject('ctrCommand'), ...args]);
     return spawn(full[0]!, full.slice(1), { env: this.env(env), cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
   }
 

@@ -3,7 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { actors, CtrEnv, type Actor } from '../helpers/ctr.js';
+import { actors, asActor, CtrEnv } from '../helpers/ctr.js';
+import { drivePty } from '../helpers/pty.js';
 import { pushRunImages, type RunImages } from '../fixtures/run-images.js';
 import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
 
@@ -45,59 +46,7 @@ function printed(child: ChildProcess, text: string): Promise<void> {
   });
 }
 
-// Drives a command on a fresh pseudo-terminal: types the steps' text, waits for expected output,
-// and reports the exit code, the transcript and the terminal's modes before, during and after.
-const PTY_DRIVER = String.raw`
-import json, os, pty, select, subprocess, sys, termios, time, fcntl, struct
-cfg = json.loads(sys.argv[1])
-deadline = time.time() + 40
-master, slave = pty.openpty()
-fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', 33, 101, 0, 0))
-before = termios.tcgetattr(slave)
-proc = subprocess.Popen(cfg['argv'], stdin=slave, stdout=slave, stderr=slave, env=cfg['env'], start_new_session=True,
-                        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
-out, seen, result = b'', 0, {'error': None, 'raw': None}
-def pump(t):
-    global out
-    if select.select([master], [], [], t)[0]:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            return False
-        out += data
-        return len(data) > 0
-    return False
-try:
-    for step in cfg['steps']:
-        if 'expect' in step:
-            while step['expect'].encode() not in out[seen:]:
-                if time.time() > deadline:
-                    raise Exception('timed out waiting for %r' % step['expect'])
-                pump(0.1)
-            seen = out.index(step['expect'].encode(), seen) + len(step['expect'])
-        else:
-            result['raw'] = not bool(termios.tcgetattr(slave)[3] & (termios.ICANON | termios.ECHO))
-            os.write(master, step['send'].encode())
-    while proc.poll() is None:
-        if time.time() > deadline:
-            raise Exception('timed out waiting for ctr to exit')
-        pump(0.05)
-    while pump(0.1):
-        pass
-except Exception as e:
-    result['error'] = str(e)
-    proc.kill()
-    proc.wait()
-result['code'] = proc.returncode
-result['output'] = out.decode('utf-8', 'replace')
-result['restored'] = termios.tcgetattr(slave) == before
-print(json.dumps(result))
-`;
 
-function asActor(actor: Actor, argv: string[]): string[] {
-  if (actor.uid === process.getuid?.()) return argv;
-  return ['setpriv', `--reuid=${actor.uid}`, `--regid=${actor.gid}`, '--init-groups', '--', ...argv];
-}
 
 describe.each(actors())('ctr run as $kind', (actor) => {
   let env: CtrEnv;
@@ -224,23 +173,20 @@ describe.each(actors())('ctr run as $kind', (actor) => {
   });
 
   it('gives -it a real terminal: raw mode inside, the exit code out, the user terminal restored', () => {
-    const cfg = {
+    const r = drivePty({
       argv: asActor(actor, [...inject('ctrCommand'), 'run', '-it', '--rm', images.base, 'sh']),
       env: env.env({ TERM: 'xterm' }),
-      steps: [{ expect: '# ' }, { send: 'stty size; tty; echo "h""i"; exit 3\r' }, { expect: 'hi' }],
-    };
-    const r = JSON.parse(execFileSync('python3', ['-c', PTY_DRIVER, JSON.stringify(cfg)], { timeout: 60_000 }).toString()) as {
-      error: string | null;
-      code: number;
-      output: string;
-      raw: boolean;
-      restored: boolean;
-    };
+      size: [33, 101],
+      timeout: 40,
+      steps: [{ expect: '# ' }, { mode: true }, { send: 'stty size; tty; echo "h""i"; exit 3\r' }, { expect: 'hi' }],
+    });
+    const raw = !r.modes[0]!.icanon && !r.modes[0]!.echo;
+    const restored = JSON.stringify(r.after) === JSON.stringify(r.before);
     expect(r.error, r.output).toBeNull();
     expect(r.code, r.output).toBe(3);
     expect(r.output).toContain('33 101\r\n/dev/pts/0\r\nhi\r\n');
-    expect(r.raw).toBe(true);
-    expect(r.restored).toBe(true);
+    expect(raw).toBe(true);
+    expect(restored).toBe(true);
   });
 
   it('runs several -t containers at once, each exiting with its own code and removed by --rm', async () => {
