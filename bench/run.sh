@@ -32,42 +32,8 @@ home=$(getent passwd "$user" | cut -d: -f6)
 
 # Everything the user touches lives in one directory under its home (not pull.sh's, so both can be
 # kept side by side).
-w=$home/ctr-bench-run
-xdg=$w/xdg
-mkdir -p "$out"
-if mountpoint -q "$w"; then umount "$w"; fi
-rm -rf "$w" "$out/registry"
-registry_pid=
-loopfs=
-cleanup() {
-  set +e
-  if [ -n "$registry_pid" ]; then
-    kill "$registry_pid" 2> /dev/null
-    wait "$registry_pid" 2> /dev/null
-  fi
-  # podman's rootless pause process (catatonit) was started by this run: end it.
-  local pause
-  pause=$(cat "$xdg/libpod/tmp/pause.pid" 2> /dev/null)
-  if [ -n "$pause" ]; then kill "$pause" 2> /dev/null; fi
-  if [ -z "${BENCH_KEEP:-}" ]; then
-    if [ -n "$loopfs" ]; then umount "$w" && rm -f "$loopfs"; fi
-    rm -rf "$w"
-  fi
-}
-trap cleanup EXIT
-
-mkdir -p "$w"
-if [ -n "$loopsize" ]; then
-  loopfs=$out/stores.ext4
-  rm -f "$loopfs"
-  truncate -s "$loopsize" "$loopfs"
-  mkfs.ext4 -q "$loopfs"
-  mount -o loop "$loopfs" "$w"
-  rm -rf "$w/lost+found"
-fi
-chown "$user:" "$w"
-chmod 0755 "$w"
-install -d -o "$user" -g "$user" -m 0700 "$xdg" "$w/data" "$w/config"
+. "$here/bench/workspace.sh"
+bench_workspace "$home/ctr-bench-run"
 
 . "$here/scripts/local-registry.sh"
 start_local_registry "$out"
