@@ -1,0 +1,110 @@
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { CtrError } from '../errors.js';
+import { MediaType, type ImageConfig, type ImageManifest } from '../image/types.js';
+import type { LayerRecord } from '../store/layers.js';
+import type { Engine } from './context.js';
+import { addImage } from './pull.js';
+import { startUnpack } from './unpack.js';
+
+export interface IngestLayerOptions {
+  /** The stream's media type (gzip, zstd or plain tar; the magic bytes decide in the end). */
+  mediaType: string;
+  /** How messages name the layer: a file in an archive, a digest... */
+  name: string;
+  /** When the content is known in advance (an image config's diff_id): verified, and skipped if present. */
+  diffId?: string;
+  /** The compressed form the stream is, when it is one a registry may have. */
+  compressed?: LayerRecord['compressed'][number];
+  notice?: (text: string) => void;
+}
+
+export interface IngestedLayer {
+  diffId: string;
+  /** Bytes of the uncompressed tar. */
+  size: number;
+}
+
+/**
+ * Stores a layer tar read from a stream (an archive member, a commit, an import): unpacked once
+ * under its diff_id with the tar-split that rebuilds it, like a pulled layer. A layer the store
+ * already has is not unpacked again; an interrupted ingest leaves nothing behind.
+ */
+export async function ingestLayer(engine: Engine, input: Readable, opts: IngestLayerOptions): Promise<IngestedLayer> {
+  const { layers } = engine.store;
+  const lock = opts.diffId ? await layers.lockLayer(opts.diffId) : undefined;
+  try {
+    const present = opts.diffId ? layers.get(opts.diffId) : undefined;
+    if (present) {
+      input.destroy();
+      if (opts.compressed) layers.noteCompressed(present.diffId, opts.compressed);
+      return { diffId: present.diffId, size: present.size };
+    }
+    const ingest = await layers.begin(opts.diffId);
+    const unpack = startUnpack({ dest: ingest.dir, mapping: engine.mapping, mediaType: opts.mediaType, name: opts.name, diffId: opts.diffId });
+    try {
+      await pipeline(input, unpack.input);
+      const result = await unpack.done;
+      if (opts.diffId && result.diffId !== opts.diffId) {
+        throw new CtrError(`layer ${opts.name} unpacks to content ${result.diffId}, but the image config says ${opts.diffId}; the image is corrupt`);
+      }
+      for (const n of result.notices) opts.notice?.(n);
+      ingest.commit({ diffId: result.diffId, size: result.size, compressed: opts.compressed ? [opts.compressed] : [] });
+      return { diffId: result.diffId, size: result.size };
+    } catch (err) {
+      const workerReason = err instanceof CtrError ? undefined : await unpack.done.then(() => undefined, (e: unknown) => e);
+      unpack.abort();
+      await unpack.done.catch(() => {});
+      await ingest.abort();
+      throw workerReason instanceof CtrError ? workerReason : err;
+    }
+  } finally {
+    lock?.release();
+  }
+}
+
+export interface LocalImage {
+  /** The image config; rootfs.diff_ids must all be layers the store has. */
+  config: ImageConfig;
+  /** Full references to name it by (already normalised); may be empty (dangling). */
+  names: string[];
+  repoDigests?: string[];
+}
+
+/**
+ * Records an image made on this machine (commit, import, load): its config and an OCI manifest
+ * that lists the layers uncompressed, as they are stored. A push compresses them.
+ */
+export async function addLocalImage(engine: Engine, image: LocalImage): Promise<string> {
+  const { store } = engine;
+  const layers = image.config.rootfs.diff_ids.map((diffId) => {
+    const rec = store.layers.get(diffId);
+    if (!rec) throw new Error(`internal: layer ${diffId} is not in the store`);
+    return { mediaType: MediaType.OciLayer, digest: diffId, size: rec.size };
+  });
+  const configBytes = Buffer.from(JSON.stringify(image.config));
+  const id = store.blobs.put(configBytes);
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: { mediaType: MediaType.OciConfig, digest: id, size: configBytes.length },
+    layers,
+  };
+  const manifestDigest = store.blobs.put(Buffer.from(JSON.stringify(manifest)));
+  await store.updateImages((images) => {
+    // An image the store already has (say, pulled) keeps its registry manifest: push reuses it.
+    const existing = images.find((i) => i.id === id);
+    addImage(images, {
+      id,
+      names: image.names,
+      repoDigests: image.repoDigests ?? [],
+      manifestDigest: existing?.manifestDigest ?? manifestDigest,
+      manifestMediaType: existing?.manifestMediaType ?? MediaType.OciManifest,
+      indexDigest: existing?.indexDigest,
+      created: image.config.created,
+      size: layers.reduce((sum, l) => sum + l.size, 0),
+      added: new Date().toISOString(),
+    });
+  });
+  return id;
+}
