@@ -84,6 +84,25 @@ export class Store {
     return dir;
   }
 
+  /**
+   * Where a container's monitor keeps what lives as long as the container runs: its attach
+   * socket and control fifo (conmon's --socket-dir-path/<short id>/attach and bundle/ctl), its
+   * pid file, and the exit file it writes when the container ends.
+   */
+  monitorPaths(id: string): { attachSocket: string; socketLink: string; control: string; exitFile: string; oomFile: string; conmonPid: string; pidFile: string } {
+    const bundle = this.containerRunDir(id);
+    const socketLink = join(this.socketDir(), id.slice(0, 12));
+    return {
+      attachSocket: join(socketLink, 'attach'),
+      socketLink,
+      control: join(bundle, 'ctl'),
+      exitFile: join(bundle, 'exit'),
+      oomFile: join(bundle, 'oom'),
+      conmonPid: join(bundle, 'conmon.pid'),
+      pidFile: join(bundle, 'pidfile'),
+    };
+  }
+
   /** The OCI runtime's own state directory (runc --root) for this store. */
   runtimeStateDir(): string {
     return join(this.location.runroot, 'runtime');
