@@ -57,6 +57,21 @@ async function manPages() {
   return writeManPages(reference, join(here, 'man'), pkg.description);
 }
 
+/**
+ * Node reads every argument named --env-file as its own option before any JavaScript runs, even
+ * in a single executable (nodejs/node#54232), so `ctr run --env-file F` and a container's own
+ * arguments never reached ctr. The strings that early scan matches are renamed in our copy of
+ * Node; its regular option parser (unused by the executable) keeps its own copies.
+ */
+function disableEnvFileScan(exe) {
+  const data = readFileSync(exe);
+  const scan = Buffer.from('--env-file\0--env-file=\0--env-file-if-exists\0--env-file-if-exists=\0', 'latin1');
+  const at = data.indexOf(scan);
+  if (at < 0 || data.indexOf(scan, at + 1) >= 0) throw new Error('cannot find the --env-file scan of this Node version once in its executable; check nodejs/node#54232 again');
+  Buffer.from(scan.toString('latin1').replaceAll('--env-file', '-\x7fenv-file'), 'latin1').copy(data, at);
+  writeFileSync(exe, data, { mode: 0o755 });
+}
+
 async function singleExecutable() {
   const work = join(here, 'build/sea');
   mkdirSync(work, { recursive: true });
@@ -77,6 +92,7 @@ async function singleExecutable() {
   const exe = join(work, 'ctr');
   // Node's symbols and debug info are a sixth of its size and nothing at run time needs them.
   await run('strip', ['--strip-all', '-o', exe, node]).catch(() => copyFileSync(node, exe));
+  disableEnvFileScan(exe);
   await run(node, [join(here, 'node_modules/postject/dist/cli.js'), exe, 'NODE_SEA_BLOB', join(work, 'ctr.blob'), '--sentinel-fuse', SEA_FUSE]);
   chmodSync(exe, 0o755);
   // A rename, not a copy, so a dist/ctr that is running right now is not rewritten under it.

@@ -64,10 +64,11 @@ export interface StoredConfig {
 export async function createContainer(engine: Engine, opts: CreateOptions, progress?: PullProgress): Promise<ContainerRecord> {
   const { store } = engine;
   if (opts.cidfile && existsSync(opts.cidfile)) throw new CtrError(`the container ID file ${opts.cidfile} already exists; remove it first`);
+  // Before any pull: a missing env file is the user's typo, not a reason to fetch an image.
+  const env = [...(opts.envFile ?? []).flatMap((f) => parseEnvFile(readEnvFile(f), (n) => process.env[n], f)), ...expandEnvFlags(opts.env ?? [], (n) => process.env[n])];
   const image = await imageFor(engine, opts, progress);
   const config = imageConfig(store, image.record);
   const command = resolveCommand(config.config, { entrypoint: opts.entrypoint, args: opts.args });
-  const env = [...(opts.envFile ?? []).flatMap((f) => parseEnvFile(readEnvFile(f), (n) => process.env[n], f)), ...expandEnvFlags(opts.env ?? [], (n) => process.env[n])];
   const requests: MountRequest[] = [
     ...(opts.volumes ?? []).map((v) => parseVolumeFlag(v)),
     ...(opts.mounts ?? []).map((m) => parseMountFlag(m)),

@@ -144,15 +144,14 @@ describe.each(actors())('ctr run as $kind', (actor) => {
     expect(sha(readFileSync(join(dest, 'bytes.bin')))).toBe(sha(readFileSync(join(src, 'bytes.bin'))));
   });
 
-  // Node 24 reads any argument named --env-file before ctr's code runs (nodejs/node#54232):
-  // these two stay skipped until the pinned Node has the fix or ctr's entry avoids it.
-  it.skip('passes arguments that look like Node options to the container untouched', async () => {
+  // Node reads any argument named --env-file before ctr's code runs (nodejs/node#54232): the build disables that scan.
+  it('passes arguments that look like Node options to the container untouched', async () => {
     const r = await env.ctr(['run', '--rm', images.base, 'echo', '--env-file', '/only/in/the/container.env', '--inspect']);
     expect(r.stderr).toBe('');
     expect([r.code, r.stdout]).toEqual([0, '--env-file /only/in/the/container.env --inspect\n']);
   });
 
-  it.skip('reports a missing --env-file as its own error: 125, one line, no container', async () => {
+  it('reports a missing --env-file as its own error: 125, one line, no container', async () => {
     const r = await env.ctr(['run', '--env-file', join(env.dir, 'no-such.env'), images.base, 'true']);
     expect(r.code, r.stderr).toBe(125);
     expect(r.stderr).toMatch(/^Error: .*no-such\.env.*\n$/);
