@@ -31,7 +31,10 @@ export function containerSpec(engine: Engine, rec: ContainerRecord, opts: { cons
   const cfg = rec.config as unknown as StoredConfig;
   if (!store.blobs.has(rec.image)) throw new CtrError(`the image of container ${rec.name} (${rec.image}) is gone from the store; the container cannot start`);
   const image = store.blobs.getJson<ImageConfig>(rec.image);
-  const lowerdirs = [...image.rootfs.diff_ids].reverse().map((d) => store.layers.diffPath(d));
+  const diffIds = [...image.rootfs.diff_ids].reverse();
+  let lowerdirs = diffIds.map((d) => store.layers.diffPath(d));
+  // The mount options (all lowerdirs, upperdir, workdir) must fit in a page: many layers get short links.
+  if (lowerdirs.reduce((n, p) => n + p.length + 1, 0) + 2 * store.containers.path(rec.id).length > 3900) lowerdirs = diffIds.map((d) => store.shortLayerPath(d));
   const notices: string[] = [];
   const runDir = store.containerRunDir(rec.id);
   mkdirSync(join(runDir, 'rootfs'), { recursive: true, mode: 0o755 });

@@ -1076,7 +1076,7 @@ function overlayMount(root: Extract<RootfsInput, { kind: 'overlay' }>, userns: b
   if (userns) options.push('userxattr');
   const size = options.join(',').length;
   if (size > 4095) {
-    throw new CtrError(`cannot mount the container's overlay: its ${root.lowerdirs.length} layer paths take ${size} bytes, more than the 4095 a mount allows; use a store path that is shorter (--root)`);
+    throw new CtrError(`cannot mount the container's overlay: its ${root.lowerdirs.length} layer paths take ${size} bytes, more than the 4095 a mount allows; use shorter store and run directories (--root, --runroot)`);
   }
   return { destination: '/', type: 'overlay', source: 'overlay', options };
 }

@@ -1,6 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { CtrError } from '../errors.js';
+import { CtrError, errnoCode } from '../errors.js';
+import { parseDigest } from '../image/digest.js';
 import { BlobStore } from './blobs.js';
 import { ContainerIndex, type ContainerRecord } from './containers.js';
 import { ImageIndex, type ImageRecord } from './images.js';
@@ -101,6 +103,32 @@ export class Store {
       conmonPid: join(bundle, 'conmon.pid'),
       pidFile: join(bundle, 'pidfile'),
     };
+  }
+
+  /**
+   * A short path to a layer's files (a symlink in the run directory, made on first use): an
+   * overlay mount's options must fit in one page, which long store paths exhaust at ~35 layers.
+   */
+  shortLayerPath(diffId: string): string {
+    const target = this.layers.diffPath(diffId);
+    const dir = join(this.location.runroot, 'l');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const hex = parseDigest(diffId, 'diff_id').hex;
+    // Names as short as they can be: a clash with another layer's link takes a longer one.
+    for (let len = 6; len <= hex.length; len += 4) {
+      const link = join(dir, hex.slice(0, len));
+      try {
+        if (readlinkSync(link) === target) return link;
+        continue;
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') throw err;
+      }
+      const tmp = `${link}.${randomBytes(4).toString('hex')}`;
+      symlinkSync(target, tmp);
+      renameSync(tmp, link);
+      if (readlinkSync(link) === target) return link;
+    }
+    return target;
   }
 
   /** The OCI runtime's own state directory (runc --root) for this store. */
