@@ -5,7 +5,7 @@ import { formatReference, parseReference } from '../image/reference.js';
 import type { ImageConfig } from '../image/types.js';
 import { findExecutable } from '../runtime/idmap.js';
 import { cgroupMode } from '../runtime/oci.js';
-import { parseSize } from '../cli/format/units.js';
+import { parseSize } from '../units.js';
 import { normalizeCapability } from '../runtime/capabilities.js';
 import {
   apparmorEnabled,

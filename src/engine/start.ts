@@ -14,7 +14,7 @@ import {
   type Propagation,
   type RuntimeSpec,
 } from '../runtime/spec.js';
-import { parseSize } from '../cli/format/units.js';
+import { parseSize } from '../units.js';
 import { resolveUserInLayers } from '../runtime/user.js';
 import type { ContainerRecord } from '../store/containers.js';
 import type { Engine } from './context.js';

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism, constants as osConstants, hostname as osHostname, release } from 'node:os';
 import { isAbsolute, join, posix, resolve as resolvePath } from 'node:path';
-import { parseSize } from '../cli/format/units.js';
+import { parseSize } from '../units.js';
 import { CtrError, errorMessage } from '../errors.js';
 import type { ContainerConfig } from '../image/types.js';
 import { readBoundingSet, readLastCap, resolveCapabilities } from './capabilities.js';
