@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { CtrError } from '../errors.js';
 import { MediaType, type ImageConfig, type ImageManifest } from '../image/types.js';
 import type { LayerRecord } from '../store/layers.js';
+import type { Store } from '../store/store.js';
 import type { Engine } from './context.js';
 import { addImage } from './pull.js';
 import { startUnpack } from './unpack.js';
@@ -66,9 +67,13 @@ export async function ingestLayer(engine: Engine, input: Readable, opts: IngestL
 export interface LocalImage {
   /** The image config; rootfs.diff_ids must all be layers the store has. */
   config: ImageConfig;
+  /** The config exactly as it came (a loaded archive): its digest is the image id. Else config is serialised. */
+  configBytes?: Buffer;
   /** Full references to name it by (already normalised); may be empty (dangling). */
   names: string[];
   repoDigests?: string[];
+  /** The manifest's media types: OCI (the default) or Docker's v2 schema 2 (commit/import --format docker). */
+  format?: 'oci' | 'docker';
 }
 
 /**
@@ -76,35 +81,45 @@ export interface LocalImage {
  * that lists the layers uncompressed, as they are stored. A push compresses them.
  */
 export async function addLocalImage(engine: Engine, image: LocalImage): Promise<string> {
-  const { store } = engine;
-  const layers = image.config.rootfs.diff_ids.map((diffId) => {
-    const rec = store.layers.get(diffId);
-    if (!rec) throw new Error(`internal: layer ${diffId} is not in the store`);
-    return { mediaType: MediaType.OciLayer, digest: diffId, size: rec.size };
-  });
-  const configBytes = Buffer.from(JSON.stringify(image.config));
-  const id = store.blobs.put(configBytes);
-  const manifest: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: MediaType.OciManifest,
-    config: { mediaType: MediaType.OciConfig, digest: id, size: configBytes.length },
-    layers,
-  };
-  const manifestDigest = store.blobs.put(Buffer.from(JSON.stringify(manifest)));
-  await store.updateImages((images) => {
-    // An image the store already has (say, pulled) keeps its registry manifest: push reuses it.
-    const existing = images.find((i) => i.id === id);
-    addImage(images, {
-      id,
-      names: image.names,
-      repoDigests: image.repoDigests ?? [],
-      manifestDigest: existing?.manifestDigest ?? manifestDigest,
-      manifestMediaType: existing?.manifestMediaType ?? MediaType.OciManifest,
-      indexDigest: existing?.indexDigest,
-      created: image.config.created,
-      size: layers.reduce((sum, l) => sum + l.size, 0),
-      added: new Date().toISOString(),
+  return (await addLocalImages(engine.store, [image]))[0]!;
+}
+
+/** addLocalImage for several images, recorded in one update of the image index. */
+export async function addLocalImages(store: Store, images: LocalImage[]): Promise<string[]> {
+  const prepared = images.map((image) => {
+    const docker = image.format === 'docker';
+    const layers = image.config.rootfs.diff_ids.map((diffId) => {
+      const rec = store.layers.get(diffId);
+      if (!rec) throw new Error(`internal: layer ${diffId} is not in the store`);
+      return { mediaType: docker ? MediaType.DockerLayer : MediaType.OciLayer, digest: diffId, size: rec.size };
     });
+    const configBytes = image.configBytes ?? Buffer.from(JSON.stringify(image.config));
+    const id = store.blobs.put(configBytes);
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: docker ? MediaType.DockerManifest : MediaType.OciManifest,
+      config: { mediaType: docker ? MediaType.DockerConfig : MediaType.OciConfig, digest: id, size: configBytes.length },
+      layers,
+    };
+    const manifestDigest = store.blobs.put(Buffer.from(JSON.stringify(manifest)));
+    return { image, id, manifestDigest, mediaType: manifest.mediaType!, size: layers.reduce((sum, l) => sum + l.size, 0) };
   });
-  return id;
+  await store.updateImages((index) => {
+    for (const { image, id, manifestDigest, mediaType, size } of prepared) {
+      // An image the store already has (say, pulled) keeps its registry manifest: push reuses it.
+      const existing = index.find((i) => i.id === id);
+      addImage(index, {
+        id,
+        names: image.names,
+        repoDigests: image.repoDigests ?? [],
+        manifestDigest: existing?.manifestDigest ?? manifestDigest,
+        manifestMediaType: existing?.manifestMediaType ?? mediaType,
+        indexDigest: existing?.indexDigest,
+        created: image.config.created,
+        size,
+        added: new Date().toISOString(),
+      });
+    }
+  });
+  return prepared.map((p) => p.id);
 }
