@@ -18,6 +18,8 @@ export interface IngestLayerOptions {
   /** The compressed form the stream is, when it is one a registry may have. */
   compressed?: LayerRecord['compressed'][number];
   notice?: (text: string) => void;
+  /** Hash (and decompress) in the unpack worker: right when this process also produces the stream. */
+  hashInWorker?: boolean;
 }
 
 export interface IngestedLayer {
@@ -42,7 +44,7 @@ export async function ingestLayer(engine: Engine, input: Readable, opts: IngestL
       return { diffId: present.diffId, size: present.size };
     }
     const ingest = await layers.begin(opts.diffId);
-    const unpack = startUnpack({ dest: ingest.dir, mapping: engine.mapping, mediaType: opts.mediaType, name: opts.name, diffId: opts.diffId });
+    const unpack = startUnpack({ dest: ingest.dir, mapping: engine.mapping, mediaType: opts.mediaType, name: opts.name, diffId: opts.diffId, decompressInWorker: opts.hashInWorker });
     try {
       await pipeline(input, unpack.input);
       const result = await unpack.done;

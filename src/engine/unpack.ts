@@ -177,6 +177,8 @@ export function startUnpack(req: UnpackRequest): LayerUnpack {
   };
 
   const input = new PassThrough({ highWaterMark: 1 << 20 });
+  // A failure after the writer finished (a short blob that is not a layer) is reported by done.
+  input.on('error', () => {});
   const feed = async (): Promise<string | undefined> => {
     let compression: Compression = 'none';
     const stdin = w.child.stdin!;

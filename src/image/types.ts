@@ -13,6 +13,7 @@ export const MediaType = {
   DockerManifestV1: 'application/vnd.docker.distribution.manifest.v1+json',
   DockerManifestV1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
   DockerConfig: 'application/vnd.docker.container.image.v1+json',
+  DockerLayer: 'application/vnd.docker.image.rootfs.diff.tar',
   DockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
   DockerLayerForeignGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
 } as const;
