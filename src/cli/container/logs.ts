@@ -1,14 +1,17 @@
 import { Command, Option } from 'clipanion';
 import { CtrError } from '../../errors.js';
+import { formatLogTime, logTimeNs } from '../../store/logs.js';
 import { CtrCommand } from '../command.js';
-import { parseDuration } from '../format/units.js';
 
 export class LogsCommand extends CtrCommand {
   static override paths = [['logs'], ['container', 'logs']];
   static override usage = Command.Usage({
     category: 'Containers',
     description: 'show what a container printed',
-    details: 'Its standard output goes to standard output and its standard error to standard error, line by line as it printed them. `--since` and `--until` take a time (2024-01-02T15:04:05Z) or a duration before now (10m, 1h30m).',
+    details:
+      'Its standard output goes to standard output and its standard error to standard error, line by line as it printed them. ' +
+      '`--since` and `--until` take a time (2024-01-02T15:04:05Z, 2024-01-02, a time without an offset is local), Unix seconds (1704207845.5) or a duration before now (10m, 1h30m). ' +
+      'With `-f`, ctr keeps printing what the container prints and ends when it stops.',
     examples: [
       ['Everything a container printed', '$0 logs web'],
       ['Follow new output', '$0 logs -f web'],
@@ -21,37 +24,31 @@ export class LogsCommand extends CtrCommand {
   tail = Option.String('-n,--tail', { description: 'only the last N lines (default all)' });
   since = Option.String('--since', { description: 'only output since a time or a duration ago' });
   until = Option.String('--until', { description: 'only output before a time or a duration ago' });
-  timestamps = Option.Boolean('-t,--timestamps', false, { description: 'begin each line with its time' });
+  timestamps = Option.Boolean('-t,--timestamps', false, { description: 'begin each line with its time (RFC 3339, nanoseconds, UTC)' });
   container = Option.String({ name: 'CONTAINER' });
 
   async execute(): Promise<number> {
     const { containerLogs } = await import('../../engine/logs.js');
     const tail = this.tail === undefined || this.tail === 'all' ? undefined : Number(this.tail);
-    if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new CtrError(`--tail takes a number of lines or "all", not "${this.tail}"`);
+    if (tail !== undefined && (!/^-?\d+$/.test(this.tail!) || !Number.isInteger(tail))) throw new CtrError(`--tail takes a number of lines or "all", not "${this.tail}"`);
+    const out = { stdout: this.context.stdout, stderr: this.context.stderr };
+    let gone = false;
+    // A reader that goes away (| head) ends the command quietly.
+    for (const s of Object.values(out)) s.on('error', () => (gone = true));
     for await (const e of containerLogs({
       ...this.context.globals,
       container: this.container,
       follow: this.follow,
-      tail,
-      since: parseTime(this.since, '--since'),
-      until: parseTime(this.until, '--until'),
+      // docker: a negative tail means everything.
+      tail: tail !== undefined && tail < 0 ? undefined : tail,
+      since: this.since,
+      until: this.until,
     })) {
-      const out = e.stream === 'stderr' ? this.context.stderr : this.context.stdout;
-      out.write(this.timestamps ? Buffer.concat([Buffer.from(`${e.time} `), e.data]) : e.data);
+      if (gone) break;
+      const ns = this.timestamps ? logTimeNs(e.time) : undefined;
+      const prefix = this.timestamps ? `${ns === undefined ? e.time : formatLogTime(ns)} ` : '';
+      out[e.stream].write(prefix ? Buffer.concat([Buffer.from(prefix), e.data]) : e.data);
     }
     return 0;
-  }
-}
-
-/** A time as docker takes it: RFC 3339, Unix seconds, or a Go duration meaning that long ago. */
-function parseTime(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const t = Date.parse(value);
-  if (!Number.isNaN(t)) return t;
-  try {
-    return Date.now() - parseDuration(value);
-  } catch {
-    throw new CtrError(`${flag} takes a time (2024-01-02T15:04:05Z), Unix seconds or a duration (10m), not "${value}"`);
   }
 }
