@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CtrError } from '../errors.js';
 import { shortId } from '../image/digest.js';
-import type { ContainerRecord } from '../store/containers.js';
+import type { ContainerRecord, ContainerState, ContainerStatus } from '../store/containers.js';
 import type { Store } from '../store/store.js';
 import { openEngine, type Engine, type EngineOptions } from './context.js';
 
@@ -25,11 +25,15 @@ export function resolveContainer(store: Store, s: string): ContainerRecord {
   return c;
 }
 
-/** The start time of a process (field 22 of /proc/PID/stat), to tell it from a later one with its pid. */
+/**
+ * The start time of a live process (field 22 of /proc/PID/stat), to tell it from a later one with
+ * its pid; undefined once it has ended, even while it waits to be reaped (a zombie).
+ */
 export function processStartTime(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
   } catch {
     return undefined;
   }
@@ -43,21 +47,89 @@ export function isAlive(c: ContainerRecord): boolean {
   return now !== undefined && (pidStartTime === undefined || now === pidStartTime);
 }
 
+/** Whether a detached container's monitor (conmon) still runs. */
+export function monitorAlive(c: ContainerRecord): boolean {
+  const { monitorPid, monitorStartTime } = c.state;
+  return monitorPid !== undefined && processStartTime(monitorPid) === monitorStartTime;
+}
+
+export interface MonitorExit {
+  code: number;
+  /** When the monitor wrote it: the exit file's mtime. */
+  at: string;
+  oomKilled: boolean;
+}
+
+/** What a detached container's monitor recorded when its process ended, if it has. */
+export function monitorExit(store: Store, id: string): MonitorExit | undefined {
+  const paths = store.monitorPaths(id);
+  try {
+    const text = readFileSync(paths.exitFile, 'utf8').trim();
+    const at = statSync(paths.exitFile).mtime.toISOString();
+    return { code: /^-?\d+$/.test(text) ? Number(text) : 255, at, oomKilled: existsSync(paths.oomFile) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a container counts as running: recorded so, and its process (or its monitor, until it recorded the exit) is there. */
+export function isRunning(store: Store, c: ContainerRecord): boolean {
+  if (c.state.status !== 'running' && c.state.status !== 'paused') return false;
+  if (c.state.monitorPid === undefined) return isAlive(c);
+  return monitorAlive(c) && !existsSync(store.monitorPaths(c.id).exitFile);
+}
+
+/**
+ * The state a container really is in, when its record is out of date (undefined: it is not).
+ * A detached container's monitor leaves an exit file; one whose monitor is gone without leaving
+ * one (killed, or the machine restarted and the run directory is gone) has exited too.
+ */
+function truth(store: Store, c: ContainerRecord, now: string): ContainerState | undefined {
+  const s = c.state;
+  if (s.status === 'exited' && s.restarting && !monitorAlive(c)) return { ...s, restarting: undefined };
+  if (s.status !== 'running' && s.status !== 'paused') return undefined;
+  if (s.monitorPid === undefined) {
+    if (isAlive(c)) return undefined;
+    return { ...s, status: 'exited', pid: undefined, finishedAt: s.finishedAt ?? now, exitCode: s.exitCode ?? 255 };
+  }
+  const exit = monitorExit(store, c.id);
+  if (exit) return { ...s, status: 'exited', pid: undefined, finishedAt: exit.at, exitCode: exit.code, oomKilled: exit.oomKilled || undefined, error: undefined };
+  if (monitorAlive(c)) return undefined;
+  const error = existsSync(store.containerRunDir(c.id))
+    ? 'its monitor (conmon) ended without recording an exit code; the container was stopped'
+    : 'its run directory is gone (the machine restarted); the container was stopped';
+  return { ...s, status: 'exited', pid: undefined, finishedAt: now, exitCode: 255, error };
+}
+
 /**
  * Reconstructs the truth without a daemon: a container recorded as running whose process is
- * gone (killed with ctr, or the machine rebooted) is exited. Returns the corrected list.
+ * gone (killed without ctr, its monitor killed, or the machine rebooted) is exited. The process
+ * of a detached container whose monitor died is ended: nothing would keep its output or exit
+ * code any more. Returns the corrected list.
  */
 export async function reconcile(store: Store): Promise<ContainerRecord[]> {
   const list = store.containers.list();
-  if (!list.some((c) => (c.state.status === 'running' || c.state.status === 'paused') && !isAlive(c))) return list;
-  return store.updateContainers((containers) => {
+  const now = new Date().toISOString();
+  if (!list.some((c) => truth(store, c, now) !== undefined)) return list;
+  const orphans: ContainerState[] = [];
+  const result = await store.updateContainers((containers) => {
     for (const c of containers) {
-      if ((c.state.status === 'running' || c.state.status === 'paused') && !isAlive(c)) {
-        c.state = { ...c.state, status: 'exited', pid: undefined, finishedAt: c.state.finishedAt ?? new Date().toISOString(), exitCode: c.state.exitCode ?? 255 };
-      }
+      const next = truth(store, c, now);
+      if (!next) continue;
+      if (c.state.monitorPid !== undefined && c.state.status !== 'exited' && isAlive(c)) orphans.push(c.state);
+      c.state = next;
     }
     return containers;
   });
+  for (const o of orphans) {
+    try {
+      // The user owns the container's user namespace, so may signal its processes.
+      process.kill(o.pid!, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return result;
 }
 
 export interface ContainerRow {
@@ -66,8 +138,10 @@ export interface ContainerRow {
   image: string;
   command: string;
   created: string;
-  status: ContainerRecord['state']['status'];
+  /** docker's State: the record's, or 'restarting' while the restart policy is about to start it again. */
+  status: ContainerStatus | 'restarting';
   exitCode?: number;
+  restartCount?: number;
   startedAt?: string;
   finishedAt?: string;
   labels: Record<string, string>;
@@ -86,16 +160,18 @@ export async function listContainers(opts: ListContainersOptions): Promise<Conta
   const containers = await reconcile(store);
   const filters = (opts.filters ?? []).map(parseFilter);
   const rows: ContainerRow[] = [];
-  for (const c of [...containers].sort((a, b) => b.created.localeCompare(a.created))) {
-    if (!opts.all && c.state.status !== 'running' && c.state.status !== 'paused' && !filters.length) continue;
+  // Plain comparison: ISO times sort as strings, and localeCompare would load ICU (milliseconds).
+  for (const c of [...containers].sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0))) {
+    if (!opts.all && c.state.status !== 'running' && c.state.status !== 'paused' && !c.state.restarting && !filters.length) continue;
     const row: ContainerRow = {
       id: c.id,
       name: c.name,
       image: c.imageName,
       command: ((c.config.command as string[] | undefined) ?? []).join(' '),
       created: c.created,
-      status: c.state.status,
+      status: c.state.restarting ? 'restarting' : c.state.status,
       exitCode: c.state.exitCode,
+      restartCount: c.state.restartCount,
       startedAt: c.state.startedAt,
       finishedAt: c.state.finishedAt,
       labels: c.labels,
@@ -181,7 +257,8 @@ export function inspectContainer(store: Store, c: ContainerRecord): Record<strin
     autoRemove?: boolean;
     init?: boolean;
   };
-  const running = (c.state.status === 'running' || c.state.status === 'paused') && isAlive(c);
+  const running = isRunning(store, c);
+  const policy = (c.config as { restartPolicy?: { name: string; maximumRetryCount: number } }).restartPolicy;
   const [path, ...args] = cfg.command ?? [];
   return {
     Id: c.id,
@@ -189,9 +266,10 @@ export function inspectContainer(store: Store, c: ContainerRecord): Record<strin
     Path: path ?? '',
     Args: args,
     State: {
-      Status: running ? c.state.status : c.state.status === 'created' ? 'created' : 'exited',
+      Status: c.state.restarting ? 'restarting' : running ? c.state.status : c.state.status === 'created' ? 'created' : 'exited',
       Running: running && c.state.status === 'running',
       Paused: running && c.state.status === 'paused',
+      Restarting: c.state.restarting ?? false,
       Pid: running ? (c.state.pid ?? 0) : 0,
       ExitCode: c.state.exitCode ?? 0,
       Error: c.state.error ?? '',
@@ -201,8 +279,10 @@ export function inspectContainer(store: Store, c: ContainerRecord): Record<strin
     },
     Image: c.image,
     Name: `/${c.name}`,
+    RestartCount: c.state.restartCount ?? 0,
     HostConfig: {
       AutoRemove: cfg.autoRemove ?? false,
+      RestartPolicy: { Name: policy?.name ?? 'no', MaximumRetryCount: policy?.maximumRetryCount ?? 0 },
       Privileged: cfg.privileged ?? false,
       ReadonlyRootfs: cfg.readOnly ?? false,
       CapAdd: cfg.capAdd ?? [],

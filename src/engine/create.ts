@@ -54,6 +54,27 @@ export interface StoredConfig {
   shmSize?: string;
   runtime?: string;
   autoRemove: boolean;
+  /** --restart; absent means no. */
+  restartPolicy?: RestartPolicy;
+}
+
+/** docker's HostConfig.RestartPolicy. */
+export interface RestartPolicy {
+  name: 'no' | 'on-failure' | 'always' | 'unless-stopped';
+  /** on-failure only: how many restarts at most (0: no limit). */
+  maximumRetryCount: number;
+}
+
+/** --restart no|on-failure[:N]|always|unless-stopped */
+export function parseRestartPolicy(raw: string): RestartPolicy {
+  const [name, count, ...rest] = raw.split(':');
+  const names = ['no', 'on-failure', 'always', 'unless-stopped'];
+  if (!names.includes(name!) || rest.length > 0) throw new CtrError(`invalid restart policy "${raw}": use no, on-failure[:MAX-RETRIES], always or unless-stopped`);
+  if (count !== undefined) {
+    if (name !== 'on-failure') throw new CtrError(`invalid restart policy "${raw}": only on-failure takes a maximum retry count`);
+    if (!/^\d+$/.test(count)) throw new CtrError(`invalid restart policy "${raw}": the maximum retry count must be a whole number`);
+  }
+  return { name: name as RestartPolicy['name'], maximumRetryCount: count === undefined ? 0 : Number(count) };
 }
 
 /**
@@ -89,6 +110,8 @@ export async function createContainer(engine: Engine, opts: CreateOptions, progr
   }
   if (opts.init && !initBinary()) throw new CtrError('--init needs catatonit or tini on this host: apt-get install catatonit');
   const labels = Object.fromEntries((opts.labels ?? []).map((l) => splitLabel(l)));
+  const restartPolicy = opts.restart === undefined ? undefined : parseRestartPolicy(opts.restart);
+  if (restartPolicy && restartPolicy.name !== 'no' && opts.rm) throw new CtrError('--restart and --rm conflict: a container removed when it exits cannot be restarted; choose one');
 
   const id = ContainerIndex.newId();
   const dir = store.containers.path(id);
@@ -123,6 +146,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions, progr
     shmSize: opts.shmSize,
     runtime: opts.runtime,
     autoRemove: opts.rm ?? false,
+    restartPolicy: restartPolicy?.name === 'no' ? undefined : restartPolicy,
   };
   let record: ContainerRecord | undefined;
   const newVolumes: { name: string; target: string; nocopy: boolean }[] = [];
@@ -202,7 +226,7 @@ async function imageFor(engine: Engine, opts: CreateOptions, progress?: PullProg
   return { record: pulled, name: opts.image };
 }
 
-function readEnvFile(path: string): string {
+export function readEnvFile(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {

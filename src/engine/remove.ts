@@ -1,14 +1,17 @@
 import { chmodSync, rmSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CtrError, errorMessage } from '../errors.js';
 import { detectIdMapping } from '../runtime/idmap.js';
-import { findRuntime, RuntimeClient } from '../runtime/oci.js';
-import { spawnInUserNamespace } from '../runtime/userns.js';
 import type { ContainerRecord } from '../store/containers.js';
 import type { Store } from '../store/store.js';
-import { findContainer, isAlive, reconcile } from './containers.js';
-import { openEngine, type EngineOptions } from './context.js';
+import { findContainer, isRunning, reconcile } from './containers.js';
+import { openEngine, type Engine, type EngineOptions } from './context.js';
+import type { StoredConfig } from './create.js';
+import { deleteRuntimeState } from './detached.js';
+import { runtimeFor } from './start.js';
+import { signalContainer } from './stop.js';
 import { removeContainerVolumes } from './volume.js';
 
 export interface RemoveContainersOptions extends EngineOptions {
@@ -43,10 +46,12 @@ export async function removeContainers(opts: RemoveContainersOptions): Promise<R
 }
 
 export async function removeContainer(store: Store, c: ContainerRecord, opts: { force?: boolean; volumes?: boolean; runtime?: string }): Promise<void> {
-  if ((c.state.status === 'running' || c.state.status === 'paused') && isAlive(c)) {
-    if (!opts.force) throw new CtrError(`cannot remove container ${c.name}: it is running; stop it first, or use --force`);
-    await killForRemoval(store, c, opts.runtime);
+  const engine: Engine = { store, mapping: detectIdMapping() };
+  if (isRunning(store, c) || c.state.restarting) {
+    if (!opts.force) throw new CtrError(`cannot remove container ${c.name}: it is ${c.state.restarting ? 'restarting' : 'running'}; stop it first, or use --force`);
+    await killForRemoval(engine, c, opts.runtime);
   }
+  const forget = deleteRuntimeState(engine, c, runtimeFor(c.config as unknown as StoredConfig, opts.runtime));
   const gone = await store.updateContainers((list) => {
     const i = list.findIndex((x) => x.id === c.id);
     if (i < 0) return false;
@@ -63,14 +68,18 @@ export async function removeContainer(store: Store, c: ContainerRecord, opts: { 
   }
   await store.containers.removeFiles(c.id, store.removeTree);
   if (opts.volumes) await removeContainerVolumes(store, c);
+  await forget;
 }
 
-async function killForRemoval(store: Store, c: ContainerRecord, runtime?: string): Promise<void> {
-  const mapping = detectIdMapping();
-  const client = new RuntimeClient(findRuntime(runtime), store.runtimeStateDir(), (argv) => spawnInUserNamespace(mapping, argv, { stdio: ['ignore', 'pipe', 'pipe'] }));
-  await client.kill(c.id, 'KILL', true).catch(() => {});
-  for (let i = 0; i < 100 && isAlive(c); i++) await sleep(20);
-  await client.delete(c.id, true).catch(() => {});
+/** rm -f: SIGKILL (a pending restart is cancelled first), then wait until it is gone. */
+async function killForRemoval(engine: Engine, c: ContainerRecord, runtime?: string): Promise<void> {
+  await engine.store.updateContainers((list) => {
+    const x = list.find((y) => y.id === c.id);
+    if (x) x.state = { ...x.state, stoppedByUser: true, restarting: undefined };
+  });
+  if (!isRunning(engine.store, c)) return;
+  await signalContainer(engine, c, constants.signals.SIGKILL, runtime).catch(() => {});
+  for (let i = 0; i < 250 && isRunning(engine.store, c); i++) await sleep(Math.min(2 ** i, 20));
 }
 
 export interface PruneContainersResult {
@@ -84,7 +93,7 @@ export async function pruneContainers(opts: EngineOptions): Promise<PruneContain
   const containers = await reconcile(store);
   const result: PruneContainersResult = { deleted: [], errors: [] };
   for (const c of containers) {
-    if (c.state.status === 'running' || c.state.status === 'paused') continue;
+    if (isRunning(store, c) || c.state.restarting) continue;
     try {
       await removeContainer(store, c, { volumes: false });
       result.deleted.push(c.id);

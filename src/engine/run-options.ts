@@ -40,6 +40,8 @@ export interface ContainerOptions {
   pidsLimit?: string;
   shmSize?: string;
   runtime?: string;
+  /** --restart no|on-failure[:N]|always|unless-stopped */
+  restart?: string;
 }
 
 export type CreateOptions = ContainerOptions & EngineOptions & RegistryAccessOptions;

@@ -1,4 +1,6 @@
+import { CtrError, errorMessage } from '../errors.js';
 import type { ContainerRecord } from '../store/containers.js';
+import { findContainer, isRunning, reconcile } from './containers.js';
 import { openEngine, type Engine } from './context.js';
 import { createContainer, type StoredConfig } from './create.js';
 import { runForeground, type ForegroundIO } from './foreground.js';
@@ -7,6 +9,7 @@ import { removeContainer } from './remove.js';
 import type { CreateOptions } from './run-options.js';
 import { userTerminalSize } from '../runtime/tty.js';
 import { containerSpec, runtimeFor } from './start.js';
+import { deleteRuntimeState, startDetached } from './detached.js';
 
 export interface RunIO extends ForegroundIO {
   progress?: PullProgress;
@@ -39,6 +42,7 @@ export async function startAttached(engine: Engine, rec: ContainerRecord, io: Ru
   const { spec, notices } = containerSpec(engine, rec, { consoleSize: size ? { height: size.rows, width: size.cols } : undefined });
   for (const n of notices) io.notice(n);
   const runtime = runtimeFor(cfg, globalRuntime);
+  await deleteRuntimeState(engine, rec, runtime);
   return runForeground(engine.store, runtime, rec, spec, io, { mapping: engine.mapping, tty: cfg.tty, interactive: cfg.interactive });
 }
 
@@ -51,17 +55,98 @@ export interface StartOptions {
 
 /** `ctr start -a`: runs an existing container again in the foreground. */
 export async function startContainer(opts: StartOptions, io: RunIO): Promise<RunResult> {
-  const { CtrError } = await import('../errors.js');
-  const { reconcile, findContainer, isAlive } = await import('./containers.js');
   const engine = openEngine(opts);
   const rec = findContainer(await reconcile(engine.store), opts.container);
   if (!rec) throw new CtrError(`no such container: ${opts.container}`);
-  if ((rec.state.status === 'running' || rec.state.status === 'paused') && isAlive(rec)) throw new CtrError(`container ${rec.name} is already running`);
+  if (isRunning(engine.store, rec) || rec.state.restarting) throw new CtrError(`container ${rec.name} is already running`);
   const cfg = rec.config as unknown as StoredConfig;
   try {
     const result = await startAttached(engine, rec, io, opts.runtime);
     return { id: rec.id, ...result };
   } finally {
     if (cfg.autoRemove) await removeContainer(engine.store, rec, { force: true, volumes: true, runtime: opts.runtime }).catch(() => {});
+  }
+}
+
+/** `ctr run -d`: create, start under a monitor, return once the container runs (with --rm, a failed start removes it). */
+export async function runDetached(opts: CreateOptions, io: Pick<RunIO, 'progress' | 'notice'>): Promise<{ id: string }> {
+  const engine = openEngine(opts);
+  const rec = await createContainer(engine, opts, io.progress);
+  try {
+    const { notices } = await startDetached(engine, rec, { runtime: opts.runtime });
+    for (const n of notices) io.notice(n);
+  } catch (err) {
+    if (opts.rm) await removeContainer(engine.store, rec, { force: true, volumes: true, runtime: opts.runtime }).catch(() => {});
+    throw err;
+  }
+  return { id: rec.id };
+}
+
+export interface StartContainersOptions {
+  root?: string;
+  runroot?: string;
+  runtime?: string;
+  containers: string[];
+  /** Every stopped container (that the filters select), as a boot-time unit wants. */
+  all?: boolean;
+  /** restart-policy=NAME, name=REGEX, id=PREFIX, label=KEY[=VALUE] */
+  filters?: string[];
+  notice?: (text: string) => void;
+}
+
+export interface StartContainersResult {
+  /** What was started (or already ran), as the user named it. */
+  started: string[];
+  errors: string[];
+}
+
+/**
+ * `ctr start` without -a: each container under its own monitor, in the background. With --all,
+ * every container not running that the filters select; a container stopped by the user whose
+ * policy is unless-stopped stays stopped (docker's rule when its daemon starts).
+ */
+export async function startContainers(opts: StartContainersOptions): Promise<StartContainersResult> {
+  const engine = openEngine(opts);
+  const list = await reconcile(engine.store);
+  const result: StartContainersResult = { started: [], errors: [] };
+  const filters = (opts.filters ?? []).map(startFilter);
+  const targets: { arg: string; rec: ContainerRecord | undefined }[] = opts.all
+    ? list
+        .filter((c) => filters.every((f) => f(c)) && !isRunning(engine.store, c) && !c.state.restarting)
+        .filter((c) => !(c.state.stoppedByUser && (c.config as unknown as StoredConfig).restartPolicy?.name === 'unless-stopped'))
+        .map((c) => ({ arg: c.name, rec: c }))
+    : opts.containers.map((arg) => ({ arg, rec: findContainer(list, arg) }));
+  for (const { arg, rec } of targets) {
+    try {
+      if (!rec) throw new CtrError(`no such container: ${arg}`);
+      if (!isRunning(engine.store, rec) && !rec.state.restarting) {
+        const { notices } = await startDetached(engine, rec, { runtime: opts.runtime });
+        for (const n of notices) opts.notice?.(n);
+      }
+      result.started.push(arg);
+    } catch (err) {
+      result.errors.push(`cannot start container ${arg}: ${errorMessage(err)}`);
+    }
+  }
+  return result;
+}
+
+function startFilter(spec: string): (c: ContainerRecord) => boolean {
+  const eq = spec.indexOf('=');
+  const key = eq < 0 ? spec : spec.slice(0, eq);
+  const value = spec.slice(eq + 1);
+  switch (key) {
+    case 'restart-policy':
+      return (c) => ((c.config as unknown as StoredConfig).restartPolicy?.name ?? 'no') === value;
+    case 'name':
+      return (c) => new RegExp(value).test(c.name);
+    case 'id':
+      return (c) => c.id.startsWith(value);
+    case 'label': {
+      const [k, v] = value.split('=', 2) as [string, string | undefined];
+      return (c) => k in c.labels && (v === undefined || c.labels[k] === v);
+    }
+    default:
+      throw new CtrError(`invalid filter "${spec}": ctr start takes restart-policy=, name=, id= and label=`);
   }
 }

@@ -1,5 +1,5 @@
-// The few system calls Node lacks (flock, xattrs, mknod, syncfs) and a thread pool that creates
-// the small files of a layer. N-API only, so one build serves every Node.
+// The few system calls Node lacks (flock, xattrs, mknod, syncfs, unix SOCK_SEQPACKET sockets) and
+// a thread pool that creates the small files of a layer. N-API only, so one build serves every Node.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -7,12 +7,17 @@
 #include <node_api.h>
 #include "napi_util.h"
 #include <pthread.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -525,6 +530,282 @@ static napi_value FileQueueClose(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// A unix SOCK_SEQPACKET client (conmon's attach socket), which Node's net module cannot open.
+// Each packet keeps its boundary: a reader thread hands them over one by one.
+#define SP_MAX_PACKET 65536
+#define SP_QUEUE 64
+
+// seqpacketConnect(path) -> fd (close-on-exec). A path longer than sockaddr_un allows is reached
+// through an O_PATH descriptor of its directory (/proc/self/fd/N/name).
+static napi_value SeqpacketConnect(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  char path[PATH_MAX_LEN];
+  if (get_path(env, argv[0], path) < 0) return ctr_throw_error(env, "connect", NULL, ENAMETOOLONG);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  int dirfd = -1;
+  if (strlen(path) < sizeof addr.sun_path) {
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+  } else {
+    char dir[PATH_MAX_LEN], base[PATH_MAX_LEN];
+    strcpy(dir, path);
+    strcpy(base, path);
+    dirfd = open(dirname(dir), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) return ctr_throw_error(env, "connect", path, errno);
+    int n = snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/%s", dirfd, basename(base));
+    if (n < 0 || (size_t)n >= sizeof addr.sun_path) {
+      close(dirfd);
+      return ctr_throw_error(env, "connect", path, ENAMETOOLONG);
+    }
+  }
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    int err = errno;
+    if (dirfd >= 0) close(dirfd);
+    return ctr_throw_error(env, "socket", path, err);
+  }
+  int r;
+  do r = connect(fd, (struct sockaddr *)&addr, sizeof addr); while (r < 0 && errno == EINTR);
+  int err = errno;
+  if (dirfd >= 0) close(dirfd);
+  if (r < 0) {
+    close(fd);
+    return ctr_throw_error(env, "connect", path, err);
+  }
+  napi_value result;
+  napi_create_int32(env, fd, &result);
+  return result;
+}
+
+// seqpacketSend(fd, buffer) -> bytes sent, or -1 when the socket's buffer is full (try later).
+static napi_value SeqpacketSend(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd;
+  void *data;
+  size_t len;
+  napi_get_value_int32(env, argv[0], &fd);
+  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "data must be a Buffer");
+    return NULL;
+  }
+  ssize_t n;
+  do n = send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
+  if (n < 0 && errno != EAGAIN) return ctr_throw_error(env, "send", NULL, errno);
+  napi_value result;
+  napi_create_int32(env, n < 0 ? -1 : (int32_t)n, &result);
+  return result;
+}
+
+// seqpacketShutdown(fd): no more packets from us (the peer reads end of file).
+static napi_value SeqpacketShutdown(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t fd;
+  napi_get_value_int32(env, argv[0], &fd);
+  if (shutdown(fd, SHUT_WR) < 0 && errno != ENOTCONN) return ctr_throw_error(env, "shutdown", NULL, errno);
+  return NULL;
+}
+
+// One reader thread. Owned twice: by the thread and by the JavaScript handle.
+typedef struct {
+  int owners;
+  int fd;
+  int cancel_fd;
+  pthread_mutex_t mu;
+  pthread_cond_t resumed;
+  int paused;
+  napi_threadsafe_function tsfn;
+} sp_reader;
+
+typedef struct {
+  int err;
+  size_t len;
+  int eof;
+  char data[];
+} sp_packet;
+
+static pthread_mutex_t sp_owners_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void sp_release(sp_reader *r) {
+  pthread_mutex_lock(&sp_owners_mu);
+  int last = --r->owners == 0;
+  pthread_mutex_unlock(&sp_owners_mu);
+  if (!last) return;
+  close(r->cancel_fd);
+  pthread_mutex_destroy(&r->mu);
+  pthread_cond_destroy(&r->resumed);
+  free(r);
+}
+
+static void sp_deliver(napi_env env, napi_value js_cb, void *context, void *data) {
+  sp_packet *p = data;
+  if (env == NULL) {
+    free(p);
+    return;
+  }
+  napi_value args[2], undefined;
+  napi_get_undefined(env, &undefined);
+  if (p->err) {
+    args[0] = ctr_make_error(env, "recv", NULL, p->err);
+    napi_get_null(env, &args[1]);
+  } else if (p->eof) {
+    napi_get_null(env, &args[0]);
+    napi_get_null(env, &args[1]);
+  } else {
+    void *copy;
+    napi_get_null(env, &args[0]);
+    napi_create_buffer_copy(env, p->len, p->data, &copy, &args[1]);
+  }
+  free(p);
+  napi_call_function(env, undefined, js_cb, 2, args, NULL);
+}
+
+static void *sp_thread(void *arg) {
+  sp_reader *r = arg;
+  char *buf = malloc(SP_MAX_PACKET);
+  int err = buf ? 0 : ENOMEM;
+  int eof = 0;
+  while (!err && !eof) {
+    pthread_mutex_lock(&r->mu);
+    while (r->paused) pthread_cond_wait(&r->resumed, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+    struct pollfd fds[2] = {{.fd = r->fd, .events = POLLIN}, {.fd = r->cancel_fd, .events = POLLIN}};
+    int n = poll(fds, 2, -1);
+    if (n < 0) {
+      if (errno != EINTR) err = errno;
+      continue;
+    }
+    if (fds[1].revents) {
+      err = ECANCELED;
+      break;
+    }
+    ssize_t got = recv(r->fd, buf, SP_MAX_PACKET, MSG_DONTWAIT);
+    if (got < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      // The peer went away while we still had packets to read: that is an end, not a failure.
+      if (errno == ECONNRESET) eof = 1;
+      else err = errno;
+      continue;
+    }
+    sp_packet *p = malloc(sizeof *p + (size_t)got);
+    if (!p) {
+      err = ENOMEM;
+      continue;
+    }
+    p->err = 0;
+    p->eof = got == 0;
+    p->len = (size_t)got;
+    memcpy(p->data, buf, (size_t)got);
+    eof = got == 0;
+    // Blocks while SP_QUEUE packets wait for the JavaScript thread: the peer then waits too.
+    if (napi_call_threadsafe_function(r->tsfn, p, napi_tsfn_blocking) != napi_ok) {
+      free(p);
+      break;
+    }
+  }
+  if (err) {
+    sp_packet *p = calloc(1, sizeof *p);
+    if (p) {
+      p->err = err;
+      if (napi_call_threadsafe_function(r->tsfn, p, napi_tsfn_blocking) != napi_ok) free(p);
+    }
+  }
+  free(buf);
+  napi_release_threadsafe_function(r->tsfn, napi_tsfn_release);
+  sp_release(r);
+  return NULL;
+}
+
+static sp_reader *get_reader(napi_env env, napi_callback_info info) {
+  void *data = NULL;
+  napi_get_cb_info(env, info, NULL, NULL, NULL, &data);
+  return data;
+}
+
+static void sp_set_paused(sp_reader *r, int paused) {
+  pthread_mutex_lock(&r->mu);
+  r->paused = paused;
+  if (!paused) pthread_cond_broadcast(&r->resumed);
+  pthread_mutex_unlock(&r->mu);
+}
+
+static napi_value ReaderPause(napi_env env, napi_callback_info info) {
+  sp_set_paused(get_reader(env, info), 1);
+  return NULL;
+}
+
+static napi_value ReaderResume(napi_env env, napi_callback_info info) {
+  sp_set_paused(get_reader(env, info), 0);
+  return NULL;
+}
+
+static napi_value ReaderCancel(napi_env env, napi_callback_info info) {
+  sp_reader *r = get_reader(env, info);
+  uint64_t one = 1;
+  if (write(r->cancel_fd, &one, sizeof one) < 0) return ctr_throw_error(env, "write", "eventfd", errno);
+  sp_set_paused(r, 0);
+  return NULL;
+}
+
+static void sp_finalize(napi_env env, void *data, void *hint) {
+  sp_release(data);
+}
+
+// seqpacketRead(fd, callback(err, packet)) -> {pause, resume, cancel}. The callback gets each
+// packet as a Buffer, then (null, null) at end of file, or an error (ECANCELED after cancel).
+// The fd stays the caller's: close it after the last callback.
+static napi_value SeqpacketRead(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd;
+  napi_get_value_int32(env, argv[0], &fd);
+  sp_reader *r = calloc(1, sizeof *r);
+  if (!r) return ctr_throw_error(env, "calloc", NULL, ENOMEM);
+  r->fd = fd;
+  r->owners = 2;
+  r->cancel_fd = eventfd(0, EFD_CLOEXEC);
+  if (r->cancel_fd < 0) {
+    int err = errno;
+    free(r);
+    return ctr_throw_error(env, "eventfd", NULL, err);
+  }
+  pthread_mutex_init(&r->mu, NULL);
+  pthread_cond_init(&r->resumed, NULL);
+  napi_value name;
+  napi_create_string_utf8(env, "ctr seqpacket reader", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[1], NULL, name, SP_QUEUE, 1, NULL, NULL, NULL, sp_deliver, &r->tsfn) != napi_ok) {
+    close(r->cancel_fd);
+    free(r);
+    napi_throw_error(env, NULL, "cannot create the reader's callback");
+    return NULL;
+  }
+  // A blocking read must not be parked on libuv's pool (Node joins it at exit): a thread of its
+  // own, with every signal blocked (Node's handlers belong to its own threads).
+  pthread_attr_t attr;
+  pthread_t thread;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int err = pthread_create(&thread, &attr, sp_thread, r);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  if (err) {
+    napi_release_threadsafe_function(r->tsfn, napi_tsfn_abort);
+    r->owners = 1;
+    sp_release(r);
+    return ctr_throw_error(env, "pthread_create", NULL, err);
+  }
+  napi_value handle, fn;
+  napi_create_object(env, &handle);
+  napi_wrap(env, handle, r, sp_finalize, NULL, NULL);
+  napi_create_function(env, "pause", NAPI_AUTO_LENGTH, ReaderPause, r, &fn);
+  napi_set_named_property(env, handle, "pause", fn);
+  napi_create_function(env, "resume", NAPI_AUTO_LENGTH, ReaderResume, r, &fn);
+  napi_set_named_property(env, handle, "resume", fn);
+  napi_create_function(env, "cancel", NAPI_AUTO_LENGTH, ReaderCancel, r, &fn);
+  napi_set_named_property(env, handle, "cancel", fn);
+  return handle;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"flock", NULL, Flock, NULL, NULL, NULL, napi_default, NULL},
@@ -539,6 +820,10 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"fileQueueKick", NULL, FileQueueKick, NULL, NULL, NULL, napi_default, NULL},
       {"fileQueueWait", NULL, FileQueueWait, NULL, NULL, NULL, napi_default, NULL},
       {"fileQueueClose", NULL, FileQueueClose, NULL, NULL, NULL, napi_default, NULL},
+      {"seqpacketConnect", NULL, SeqpacketConnect, NULL, NULL, NULL, napi_default, NULL},
+      {"seqpacketSend", NULL, SeqpacketSend, NULL, NULL, NULL, napi_default, NULL},
+      {"seqpacketShutdown", NULL, SeqpacketShutdown, NULL, NULL, NULL, napi_default, NULL},
+      {"seqpacketRead", NULL, SeqpacketRead, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   ctr_register_console(env, exports);

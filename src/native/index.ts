@@ -41,6 +41,28 @@ export interface Native {
   fileQueueWait(queue: NativeFileQueue): void;
   /** Stops the threads after the queued files, or skipping them with cancel. */
   fileQueueClose(queue: NativeFileQueue, cancel: boolean): void;
+  /**
+   * Connects a unix SOCK_SEQPACKET socket (which Node's net cannot open) at path, however long
+   * the path; returns its fd (close-on-exec).
+   */
+  seqpacketConnect(path: string): number;
+  /** Sends one packet without blocking; -1 when the socket's buffer is full (retry later). */
+  seqpacketSend(fd: number, data: Buffer): number;
+  /** Tells the peer we will send nothing more (it reads end of file). */
+  seqpacketShutdown(fd: number): void;
+  /**
+   * Reads packets on a thread of its own, one callback per packet with its boundary kept, then
+   * (null, null) at end of file, or an error (code ECANCELED after cancel()). fd stays the
+   * caller's: close it after the last callback.
+   */
+  seqpacketRead(fd: number, onPacket: (err: NodeJS.ErrnoException | null, packet: Buffer | null) => void): SeqpacketReader;
+}
+
+/** A running seqpacketRead: pause() holds back further packets (the peer then waits) until resume(). */
+export interface SeqpacketReader {
+  pause(): void;
+  resume(): void;
+  cancel(): void;
 }
 
 /** An opaque handle on the addon's file-creating threads. */

@@ -62,6 +62,11 @@ export class RuntimeClient {
     return ['--root', this.stateDir, ...rest];
   }
 
+  /** Lets a created container run its process. */
+  async start(id: string): Promise<void> {
+    await this.exec(['start', id]);
+  }
+
   async kill(id: string, signal: string | number, all = false): Promise<void> {
     await this.exec(['kill', ...(all ? ['--all'] : []), id, String(signal)]);
   }

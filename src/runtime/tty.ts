@@ -256,7 +256,7 @@ class PtyWriter {
 }
 
 /** The fd behind a stream when it is a terminal. */
-function terminalFd(stream: NodeJS.ReadableStream | NodeJS.WritableStream): number | undefined {
+export function terminalFd(stream: NodeJS.ReadableStream | NodeJS.WritableStream): number | undefined {
   const fd = (stream as { fd?: unknown }).fd;
   return typeof fd === 'number' && tty.isatty(fd) ? fd : undefined;
 }
@@ -264,12 +264,14 @@ function terminalFd(stream: NodeJS.ReadableStream | NodeJS.WritableStream): numb
 // Modes to put back, by the fd of the user's terminal: first saved wins, so nesting cannot lose the original.
 const savedModes = new Map<number, Buffer>();
 
-function enterRawMode(fd: number): void {
+/** Puts the user's terminal fd in raw mode, remembering its mode for restoreTerminal (and for any way out, see restoreTerminalOnExit). */
+export function enterRawMode(fd: number): void {
   if (savedModes.has(fd)) return;
   savedModes.set(fd, consoleNative().makeRaw(fd));
 }
 
-function restoreTerminal(fd: number): void {
+/** Puts back the mode enterRawMode saved; idempotent. */
+export function restoreTerminal(fd: number): void {
   const saved = savedModes.get(fd);
   if (!saved) return;
   savedModes.delete(fd);

@@ -17,6 +17,8 @@ export interface UserNamespaceOptions {
   selfWaits?: boolean;
   /** Also unshare a private mount namespace (for overlay mounts). */
   mountNamespace?: boolean;
+  /** Pipes the child gets as fds 4, 5... (fd 3 is the go pipe's, or unused); child.stdio[4...] are ctr's ends. */
+  extraPipes?: number;
 }
 
 /** A child in a user namespace; `ready` settles once its id maps are written (or failed to be). */
@@ -90,14 +92,16 @@ export function spawnInUserNamespace(mapping: IdMapping, argv: string[], options
   const stdio = options.stdio ?? ['pipe', 'pipe', 'pipe'];
   const base = { env: options.env ?? process.env, cwd: options.cwd };
   const mount = options.mountNamespace ? ['--mount', '--propagation', 'private'] : [];
+  const extra: 'pipe'[] = Array.from({ length: options.extraPipes ?? 0 }, () => 'pipe');
+  const plainStdio = extra.length ? [...stdio.slice(0, 3), 'ignore' as const, ...extra] : stdio;
   if (mapping.mode === 'root') {
     const child = options.mountNamespace
-      ? spawn('unshare', [...mount, '--', ...argv], { ...base, stdio })
-      : spawn(argv[0]!, argv.slice(1), { ...base, stdio });
+      ? spawn('unshare', [...mount, '--', ...argv], { ...base, stdio: plainStdio })
+      : spawn(argv[0]!, argv.slice(1), { ...base, stdio: plainStdio });
     return Object.assign(child, { ready: Promise.resolve() });
   }
   if (mapping.mode === 'single') {
-    const child = spawn('unshare', ['--map-root-user', ...mount, '--', ...argv], { ...base, stdio });
+    const child = spawn('unshare', ['--map-root-user', ...mount, '--', ...argv], { ...base, stdio: plainStdio });
     return Object.assign(child, { ready: Promise.resolve() });
   }
   const direct = options.selfWaits === true && keepCapsWorks();
@@ -105,7 +109,7 @@ export function spawnInUserNamespace(mapping: IdMapping, argv: string[], options
     ? ['--user', '--keep-caps', ...mount, '--', ...argv]
     : ['--user', ...mount, '--', '/bin/sh', '-c', `read _ <&${GO_FD} || exit 125; exec ${GO_FD}<&-; exec "$@"`, 'sh', ...argv];
   const env = direct ? { ...base.env, [GO_FD_ENV]: String(GO_FD) } : base.env;
-  const child = spawn('unshare', args, { ...base, env, stdio: [...stdio.slice(0, 3), 'pipe'] });
+  const child = spawn('unshare', args, { ...base, env, stdio: [...stdio.slice(0, 3), 'pipe', ...extra] });
   const go = child.stdio[GO_FD] as NodeJS.WritableStream & { destroy(): void; on(e: 'error', f: () => void): void };
   go.on('error', () => {});
   const ready = (async () => {

@@ -30,6 +30,17 @@ export interface ContainerState {
   exitCode?: number;
   oomKilled?: boolean;
   error?: string;
+  /** Detached containers: their monitor (conmon) and its start time, so a reused pid is not mistaken for it. */
+  monitorPid?: number;
+  monitorStartTime?: string;
+  /** One start of a container under a monitor; its exit command acts only while this is still the current one. */
+  runId?: string;
+  /** How many times the restart policy has started it again since the user last started it. */
+  restartCount?: number;
+  /** Stopped by the user (stop, kill): restart policies leave it stopped. */
+  stoppedByUser?: boolean;
+  /** Exited, and its monitor will start it again (restart policy) after a short delay. */
+  restarting?: boolean;
 }
 
 /** One container, as `ctr create` made it; everything `start` needs to run it again. */

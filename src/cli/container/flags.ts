@@ -39,6 +39,7 @@ export abstract class ContainerFlagsCommand extends CtrCommand {
   pidsLimit = Option.String('--pids-limit', { description: 'maximum number of processes' });
   shmSize = Option.String('--shm-size', { description: 'size of /dev/shm (default 64m)' });
   runtime = Option.String('--runtime', { description: 'OCI runtime: a name on PATH or a path (default: crun, then runc)' });
+  restart = Option.String('--restart', { description: 'restart policy of a detached container: no (default), on-failure[:MAX], always, unless-stopped' });
   tlsVerify = tlsVerifyOption();
   certDir = certDirOption();
   authFile = authFileOption();
@@ -87,6 +88,7 @@ export abstract class ContainerFlagsCommand extends CtrCommand {
       pidsLimit: this.pidsLimit,
       shmSize: this.shmSize,
       runtime: this.runtime ?? this.context.globals.runtime,
+      restart: this.restart,
     };
   }
 }

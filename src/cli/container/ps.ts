@@ -68,9 +68,11 @@ export class PsCommand extends CtrCommand {
   }
 }
 
-/** docker's STATUS column: "Up 3 minutes", "Exited (7) 2 seconds ago", "Created". */
+/** docker's STATUS column: "Up 3 minutes", "Exited (7) 2 seconds ago", "Restarting (1) 1 second ago", "Created". */
 export function statusText(r: { status: string; exitCode?: number; startedAt?: string; finishedAt?: string }, now: number): string {
   switch (r.status) {
+    case 'restarting':
+      return `Restarting (${r.exitCode ?? 0}) ${r.finishedAt ? timeAgo(new Date(r.finishedAt), now) : ''}`.trim();
     case 'running':
       return `Up ${humanDuration(now - Date.parse(r.startedAt ?? new Date(now).toISOString()))}`;
     case 'paused':

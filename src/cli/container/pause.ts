@@ -1,0 +1,31 @@
+import { Command, Option } from 'clipanion';
+import { CtrError } from '../../errors.js';
+import { CtrCommand } from '../command.js';
+
+export class PauseCommand extends CtrCommand {
+  static override paths = [['pause'], ['container', 'pause']];
+  static override usage = Command.Usage({
+    category: 'Containers',
+    description: 'pause every process of one or more containers',
+    details: 'Freezes all processes of each container with the cgroup freezer; `ctr ps` shows it as `Up 2 minutes (Paused)` until `ctr unpause`. Rootless containers can be paused only where the user has a cgroup of its own (a delegated cgroup v2); elsewhere ctr says so. Prints the name of each container paused.',
+    examples: [['Freeze a container', '$0 pause web']],
+  });
+
+  containers = Option.Rest({ name: 'CONTAINER', required: 1 });
+
+  async execute(): Promise<number> {
+    const { pauseContainer } = await import('../../engine/pause.js');
+    let failed: CtrError | undefined;
+    for (const container of this.containers) {
+      try {
+        await pauseContainer({ ...this.context.globals, container });
+        this.context.stdout.write(`${container}\n`);
+      } catch (err) {
+        if (!(err instanceof CtrError) || this.containers.length === 1) throw err;
+        this.context.stderr.write(`Error: ${err.message}\n`);
+        failed = err;
+      }
+    }
+    return failed ? failed.exitCode : 0;
+  }
+}

@@ -1,0 +1,53 @@
+import { CtrError } from '../errors.js';
+import { cgroupMode } from '../runtime/oci.js';
+import { openEngine, type EngineOptions } from './context.js';
+import { findRunning } from './running.js';
+
+export interface PauseOptions extends EngineOptions {
+  container: string;
+  /** The global --runtime, for containers created without one. */
+  runtime?: string;
+}
+
+/**
+ * `ctr pause`: freezes every process of a running container with the runtime's cgroup freezer
+ * (`runc pause`) and records it as paused. Returns the container's name.
+ */
+export async function pauseContainer(opts: PauseOptions): Promise<string> {
+  const engine = openEngine(opts);
+  const target = await findRunning(engine, opts.container, { allowPaused: true, globalRuntime: opts.runtime });
+  const { rec } = target;
+  if (rec.state.status === 'paused') throw new CtrError(`container ${rec.name} is already paused`);
+  // Without a cgroup the runtime has no freezer to use; say why instead of passing on its error.
+  if (engine.mapping.mode !== 'root' && cgroupMode() !== 'v2') {
+    throw new CtrError(
+      `cannot pause container ${rec.name}: pausing needs the cgroup freezer, and rootless containers on this host have no cgroup of their own (its cgroups are v1 or hybrid, so none can be delegated to this user); run the container as root to pause it`,
+    );
+  }
+  await target.runtimeCall(['pause', rec.id]).catch((err: unknown) => {
+    throw new CtrError(`cannot pause container ${rec.name}: ${(err as Error).message}`);
+  });
+  await setStatus(engine.store, rec.id, 'paused');
+  return rec.name;
+}
+
+/** `ctr unpause`: thaws a paused container (`runc resume`) and records it as running again. */
+export async function unpauseContainer(opts: PauseOptions): Promise<string> {
+  const engine = openEngine(opts);
+  const target = await findRunning(engine, opts.container, { allowPaused: true, globalRuntime: opts.runtime });
+  const { rec } = target;
+  if (rec.state.status !== 'paused') throw new CtrError(`container ${rec.name} is not paused`);
+  await target.runtimeCall(['resume', rec.id]).catch((err: unknown) => {
+    throw new CtrError(`cannot unpause container ${rec.name}: ${(err as Error).message}`);
+  });
+  await setStatus(engine.store, rec.id, 'running');
+  return rec.name;
+}
+
+async function setStatus(store: ReturnType<typeof openEngine>['store'], id: string, status: 'paused' | 'running'): Promise<void> {
+  await store.updateContainers((containers) => {
+    const c = containers.find((x) => x.id === id);
+    // It may have exited meanwhile: its exit, recorded by someone else, wins.
+    if (c && (c.state.status === 'running' || c.state.status === 'paused')) c.state = { ...c.state, status };
+  });
+}
