@@ -112,15 +112,19 @@ class TerminalProgress implements PullProgress {
         return `${id}: Waiting`;
       case 'done':
         return `${id}: Pull complete ${humanSize(l.total)}`;
-      case 'downloading': {
-        const secs = Math.max((Date.now() - l.started) / 1000, 0.001);
-        const speed = `${humanSize(l.bytes / secs)}/s`;
-        const sizes = `${humanSize(l.bytes)}/${humanSize(l.total)}`;
-        const barWidth = Math.max(10, width - id.length - sizes.length - speed.length - 20);
-        const filled = l.total > 0 ? Math.min(barWidth, Math.floor((l.bytes / l.total) * barWidth)) : 0;
-        const bar = '='.repeat(Math.max(0, filled - 1)) + (filled > 0 ? '>' : '') + ' '.repeat(barWidth - filled);
-        return `${id}: Downloading [${bar}] ${sizes} ${speed}`;
-      }
+      case 'downloading':
+        return progressBar(id, 'Downloading', l.bytes, l.total, l.started, width);
     }
   }
+}
+
+/** `ID: Verb [=====>    ] 12.3MB/45.6MB 10MB/s`, fitted to the terminal's width (pull and push). */
+export function progressBar(id: string, verb: string, bytes: number, total: number, started: number, width: number): string {
+  const secs = Math.max((Date.now() - started) / 1000, 0.001);
+  const speed = `${humanSize(bytes / secs)}/s`;
+  const sizes = `${humanSize(bytes)}/${humanSize(total)}`;
+  const barWidth = Math.max(10, width - id.length - sizes.length - speed.length - 20);
+  const filled = total > 0 ? Math.min(barWidth, Math.floor((bytes / total) * barWidth)) : 0;
+  const bar = '='.repeat(Math.max(0, filled - 1)) + (filled > 0 ? '>' : '') + ' '.repeat(barWidth - filled);
+  return `${id}: ${verb} [${bar}] ${sizes} ${speed}`;
 }

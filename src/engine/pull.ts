@@ -54,9 +54,10 @@ export interface PullResult {
 // Two at once: on two cores more workers only contend (measured with bench/pull.sh).
 const PARALLEL_LAYERS = 2;
 
-export function registryClient(ref: Reference, opts: RegistryAccessOptions): RegistryClient {
+/** endpoint: the host that serves the API when it is not the registry's own (Docker Hub's search). */
+export function registryClient(ref: Pick<Reference, 'domain'>, opts: RegistryAccessOptions, endpoint?: string): RegistryClient {
   const credentials = opts.creds ? splitCreds(opts.creds) : undefined;
-  return new RegistryClient(ref.domain, { tlsVerify: opts.tlsVerify, certDir: opts.certDir, authFile: opts.authFile, credentials });
+  return new RegistryClient(ref.domain, { tlsVerify: opts.tlsVerify, certDir: opts.certDir, authFile: opts.authFile, credentials, endpoint });
 }
 
 function splitCreds(creds: string): { username: string; password: string } {
@@ -193,7 +194,7 @@ async function fetchLayer(
 ): Promise<void> {
   const { layers } = engine.store;
   const report = (phase: LayerPhase, bytes: number) => opts.progress?.layer?.(desc.digest, phase, bytes, desc.size);
-  const form = { digest: desc.digest, size: desc.size, mediaType: desc.mediaType };
+  const form = { digest: desc.digest, size: desc.size, mediaType: desc.mediaType, repositories: [`${client.host}/${repo}`] };
   if (layers.has(diffId)) {
     layers.noteCompressed(diffId, form);
     report('exists', desc.size);
@@ -240,7 +241,7 @@ async function fetchLayer(
   }
 }
 
-async function runLimited(tasks: (() => Promise<void>)[], limit: number): Promise<void> {
+export async function runLimited(tasks: (() => Promise<void>)[], limit: number): Promise<void> {
   let next = 0;
   let failed: unknown;
   const worker = async () => {

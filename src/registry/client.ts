@@ -30,6 +30,8 @@ export interface RegistryClientOptions {
   /** Attempts after a retriable failure (resets, timeouts, 5xx), and the first backoff delay. */
   retries?: number;
   retryDelayMs?: number;
+  /** The host that serves the API when it is not the registry's own (Docker Hub's search). */
+  endpoint?: string;
 }
 
 export interface ManifestResult {
@@ -93,10 +95,14 @@ interface CachedToken {
   expiresAt: number;
 }
 
-interface SendOptions {
+export interface SendOptions {
   /** The repository the request is about, for the token scope. */
   repo?: string;
   actions?: string;
+  /** More token scopes the request needs (a cross-repository mount reads the source). */
+  scopes?: string[];
+  /** A request body; a stream is sent once, never retried or redirected. */
+  body?: Buffer | Readable;
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /** Retries after resets and 5xx (0 when the caller retries itself). */
@@ -126,7 +132,7 @@ export class RegistryClient {
 
   constructor(host: string, opts: RegistryClientOptions = {}) {
     this.host = host;
-    this.endpoint = registryEndpoint(host);
+    this.endpoint = opts.endpoint ?? registryEndpoint(host);
     this.opts = opts;
     this.allowHttp = opts.tlsVerify === false || isLoopbackHost(this.endpoint);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
@@ -202,6 +208,18 @@ export class RegistryClient {
       digest: header(res, 'docker-content-digest'),
       size: Number.isFinite(length) && header(res, 'content-length') !== undefined ? length : undefined,
     };
+  }
+
+  /**
+   * Any API request with this client's auth, TLS, retries and error mapping (push, search); the
+   * response is a 2xx one. The first request settles http vs https, so a streamed body comes later.
+   */
+  async api(method: string, path: string, opts: SendOptions = {}): Promise<http.IncomingMessage> {
+    if (opts.body instanceof Readable) {
+      if (!this.scheme) await this.ping(opts.signal);
+      return this.send(method, path, { ...opts, retries: 0 });
+    }
+    return this.send(method, path, opts);
   }
 
   /** Every tag of a repository, following the registry's pagination. */
@@ -347,13 +365,14 @@ export class RegistryClient {
   }
 
   private async sendOnce(method: string, path: string, opts: SendOptions): Promise<http.IncomingMessage> {
-    const scope = opts.repo ? `repository:${opts.repo}:${opts.actions ?? 'pull'}` : '';
+    const scope = [...(opts.repo ? [`repository:${opts.repo}:${opts.actions ?? 'pull'}`] : []), ...(opts.scopes ?? [])].join(' ');
     let auth = await this.authorization(scope);
     let res = await this.exchange(method, path, auth, opts);
     if (res.statusCode === 401) {
       const challenge = pickChallenge(parseChallenges(res.headers['www-authenticate']));
       res.resume();
       if (!challenge) throw await this.unauthorized(opts.repo, 'it offered no supported authentication scheme');
+      if (opts.body instanceof Readable) throw await this.unauthorized(opts.repo);
       this.challenge = challenge;
       this.forgetToken(scope);
       const retry = await this.authorization(scope, challenge.params['scope']);
@@ -440,7 +459,7 @@ export class RegistryClient {
       throw new RegistryError(`registry ${this.host} sent an unusable token realm "${realm ?? ''}"`, 'protocol');
     }
     if (challenge.params['service']) url.searchParams.set('service', challenge.params['service']);
-    const scopes = new Set([scope, ...(challengeScope ?? '').split(' ')].filter((s) => s !== ''));
+    const scopes = new Set([...scope.split(' '), ...(challengeScope ?? '').split(' ')].filter((s) => s !== ''));
     for (const s of scopes) url.searchParams.append('scope', s);
     const creds = await this.credentials();
     const headers: Record<string, string> = {};
@@ -479,29 +498,30 @@ export class RegistryClient {
     const headers: Record<string, string> = { ...opts.headers };
     if (auth) headers['Authorization'] = auth;
     const url = (scheme: string): URL => new URL(`${scheme}://${urlHost(this.endpoint)}${path}`);
-    if (this.scheme) return this.follow(method, url(this.scheme), headers, opts.signal);
+    if (this.scheme) return this.follow(method, url(this.scheme), headers, opts.signal, opts.body);
     try {
-      const res = await this.follow(method, url('https'), headers, opts.signal);
+      const res = await this.follow(method, url('https'), headers, opts.signal, opts.body);
       this.scheme = 'https';
       return res;
     } catch (err) {
       // An untrusted certificate means TLS is there: falling back to HTTP would hide the real problem.
       if (!this.allowHttp || isAbortError(err) || (err instanceof RegistryError && err.kind === 'tls')) throw err;
     }
-    const res = await this.follow(method, url('http'), headers, opts.signal);
+    const res = await this.follow(method, url('http'), headers, opts.signal, opts.body);
     this.scheme = 'http';
     return res;
   }
 
   /** One request following redirects (blob storage); credentials never leave the registry's origin. */
-  private async follow(method: string, start: URL, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<http.IncomingMessage> {
+  private async follow(method: string, start: URL, headers: Record<string, string>, signal: AbortSignal | undefined, body?: Buffer | Readable): Promise<http.IncomingMessage> {
     let url = start;
     let hdrs = headers;
     for (let hop = 0; ; hop++) {
-      const res = await this.request(method, url, hdrs, signal);
+      const res = await this.request(method, url, hdrs, signal, body);
       const status = res.statusCode ?? 0;
       const location = header(res, 'location');
-      if (![301, 302, 303, 307, 308].includes(status) || !location) return res;
+      // An upload answers with a Location that is no redirect.
+      if (![301, 302, 303, 307, 308].includes(status) || !location || body) return res;
       res.resume();
       if (hop >= MAX_REDIRECTS) throw new RegistryError(`registry ${this.host} redirected ${start.pathname} more than ${MAX_REDIRECTS} times`, 'protocol');
       const next = new URL(location, url);
@@ -545,9 +565,9 @@ export class RegistryClient {
   }
 
   /** A single HTTP exchange; trusted-CA failures are retried once with the system's store added. */
-  private async request(method: string, url: URL, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<http.IncomingMessage> {
+  private async request(method: string, url: URL, headers: Record<string, string>, signal: AbortSignal | undefined, body?: Buffer | Readable): Promise<http.IncomingMessage> {
     try {
-      return await this.rawRequest(method, url, headers, signal);
+      return await this.rawRequest(method, url, headers, signal, body);
     } catch (err) {
       if (!isCertificateError(err) || this.opts.tlsVerify === false || !this.isRegistryUrl(url)) throw err;
       if (!this.withSystemCa) {
@@ -557,7 +577,8 @@ export class RegistryClient {
         this.httpsAgent = this.makeHttpsAgent();
         void old?.then((a) => a.destroy(), () => {});
         try {
-          return await this.rawRequest(method, url, headers, signal);
+          if (body instanceof Readable) throw err;
+          return await this.rawRequest(method, url, headers, signal, body);
         } catch (again) {
           if (!isCertificateError(again)) throw again;
         }
@@ -570,7 +591,7 @@ export class RegistryClient {
     }
   }
 
-  private async rawRequest(method: string, url: URL, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<http.IncomingMessage> {
+  private async rawRequest(method: string, url: URL, headers: Record<string, string>, signal: AbortSignal | undefined, body?: Buffer | Readable): Promise<http.IncomingMessage> {
     const agent = await this.agentFor(url);
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
@@ -578,15 +599,19 @@ export class RegistryClient {
         method,
         agent,
         signal,
-        headers: { 'User-Agent': this.opts.userAgent ?? `ctr/${version}`, ...headers },
+        headers: { 'User-Agent': this.opts.userAgent ?? `ctr/${version}`, ...(Buffer.isBuffer(body) ? { 'Content-Length': String(body.length) } : {}), ...headers },
       });
       req.setTimeout(this.timeoutMs, () => {
         const err = Object.assign(new Error(`no answer for ${this.timeoutMs / 1000}s`), { code: 'ETIMEDOUT' });
         req.destroy(err);
       });
       req.once('response', resolve);
-      req.once('error', reject);
-      req.end();
+      req.on('error', reject);
+      if (body instanceof Readable) {
+        // A failing source (a digest mismatch) aborts the request: the registry never commits it.
+        body.once('error', (err) => req.destroy(err));
+        body.pipe(req);
+      } else req.end(body);
     });
   }
 }
@@ -605,7 +630,7 @@ function parseJson(body: Buffer): unknown {
 }
 
 /** Reads a response body, refusing more than `limit` bytes. */
-async function readBody(res: http.IncomingMessage, limit: number, tooLarge: () => Error): Promise<Buffer> {
+export async function readBody(res: http.IncomingMessage, limit: number, tooLarge: () => Error): Promise<Buffer> {
   const length = Number(header(res, 'content-length'));
   if (length > limit) {
     res.destroy();

@@ -12,7 +12,7 @@ export interface LayerRecord {
   /** Bytes of the uncompressed layer tar. */
   size: number;
   /** Compressed forms this layer was seen as (from pulls): lets a push skip blobs a registry has. */
-  compressed: { digest: string; size: number; mediaType: string }[];
+  compressed: { digest: string; size: number; mediaType: string; repositories?: string[] }[];
   created: string;
 }
 
@@ -77,11 +77,15 @@ export class LayerStore {
     return out;
   }
 
-  /** Adds a compressed form to what is known of a layer (a later pull from another registry). */
+  /** Adds a compressed form, or repositories (host/path) known to hold it, to what is known of a layer. */
   noteCompressed(diffId: string, form: LayerRecord['compressed'][number]): void {
     const rec = this.get(diffId);
-    if (!rec || rec.compressed.some((c) => c.digest === form.digest)) return;
-    rec.compressed.push(form);
+    if (!rec) return;
+    const known = rec.compressed.find((c) => c.digest === form.digest);
+    const added = (form.repositories ?? []).filter((r) => !known?.repositories?.includes(r));
+    if (known && added.length === 0) return;
+    if (known) known.repositories = [...(known.repositories ?? []), ...added];
+    else rec.compressed.push(form);
     writeJsonAtomic(join(this.path(diffId), 'layer.json'), rec);
   }
 
