@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerRecord, ContainerState } from '../store/containers.js';
-import { monitorExit } from './containers.js';
+import { monitorExit, shouldRestart } from './containers.js';
 import { openEngine, type EngineOptions } from './context.js';
-import type { RestartPolicy, StoredConfig } from './create.js';
+import type { StoredConfig } from './create.js';
 import { startDetached } from './detached.js';
 import { removeContainer } from './remove.js';
 
@@ -73,11 +73,4 @@ export async function containerExited(opts: ContainerExitedOptions): Promise<voi
 
 function stillRestarting(s: ContainerState, runId: string): boolean {
   return s.runId === runId && s.restarting === true && !s.stoppedByUser;
-}
-
-/** docker's rules: on-failure restarts non-zero exits (at most N times), always and unless-stopped any exit; none after a stop by the user. */
-export function shouldRestart(policy: RestartPolicy | undefined, code: number, state: ContainerState): boolean {
-  if (!policy || policy.name === 'no' || state.stoppedByUser) return false;
-  if (policy.name === 'on-failure') return code !== 0 && (policy.maximumRetryCount === 0 || (state.restartCount ?? 0) < policy.maximumRetryCount);
-  return true;
 }

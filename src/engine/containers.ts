@@ -3,9 +3,11 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CtrError } from '../errors.js';
 import { shortId } from '../image/digest.js';
+import type { ContainerConfig, ImageConfig } from '../image/types.js';
 import type { ContainerRecord, ContainerState, ContainerStatus } from '../store/containers.js';
 import type { Store } from '../store/store.js';
 import { openEngine, type Engine, type EngineOptions } from './context.js';
+import type { RestartPolicy, StoredConfig } from './create.js';
 
 /** Finds a container by full id, unique id prefix, or name, as docker does. */
 export function findContainer(containers: ContainerRecord[], s: string): ContainerRecord | undefined {
@@ -17,6 +19,17 @@ export function findContainer(containers: ContainerRecord[], s: string): Contain
     return hits[0];
   }
   return undefined;
+}
+
+/** docker's rule for container names, at create and rename. */
+export function checkContainerName(name: string): void {
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new CtrError(`invalid container name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+}
+
+/** Throws when another container already has the name (a container may keep its own). */
+export function checkNameFree(containers: ContainerRecord[], name: string, self?: string): void {
+  const other = containers.find((c) => c.name === name && c.id !== self);
+  if (other) throw new CtrError(`the container name "${name}" is already in use by container ${other.id.slice(0, 12)}; remove it (ctr rm ${name}) or choose another name`);
 }
 
 export function resolveContainer(store: Store, s: string): ContainerRecord {
@@ -79,6 +92,13 @@ export function isRunning(store: Store, c: ContainerRecord): boolean {
   return monitorAlive(c) && !existsSync(store.monitorPaths(c.id).exitFile);
 }
 
+/** docker's rules: on-failure restarts non-zero exits (at most N times), always and unless-stopped any exit; none after a stop by the user. */
+export function shouldRestart(policy: RestartPolicy | undefined, code: number, state: ContainerState): boolean {
+  if (!policy || policy.name === 'no' || state.stoppedByUser) return false;
+  if (policy.name === 'on-failure') return code !== 0 && (policy.maximumRetryCount === 0 || (state.restartCount ?? 0) < policy.maximumRetryCount);
+  return true;
+}
+
 /**
  * The state a container really is in, when its record is out of date (undefined: it is not).
  * A detached container's monitor leaves an exit file; one whose monitor is gone without leaving
@@ -93,7 +113,11 @@ function truth(store: Store, c: ContainerRecord, now: string): ContainerState | 
     return { ...s, status: 'exited', pid: undefined, finishedAt: s.finishedAt ?? now, exitCode: s.exitCode ?? 255 };
   }
   const exit = monitorExit(store, c.id);
-  if (exit) return { ...s, status: 'exited', pid: undefined, finishedAt: exit.at, exitCode: exit.code, oomKilled: exit.oomKilled || undefined, error: undefined };
+  if (exit) {
+    // Until the monitor's exit command has run, a container its policy restarts is restarting, not exited.
+    const restarting = monitorAlive(c) && shouldRestart((c.config as { restartPolicy?: RestartPolicy }).restartPolicy, exit.code, s);
+    return { ...s, status: 'exited', pid: undefined, finishedAt: exit.at, exitCode: exit.code, oomKilled: exit.oomKilled || undefined, error: undefined, restarting: restarting || undefined };
+  }
   if (monitorAlive(c)) return undefined;
   const error = existsSync(store.containerRunDir(c.id))
     ? 'its monitor (conmon) ended without recording an exit code; the container was stopped'
@@ -260,23 +284,13 @@ export function inspectContainer(store: Store, c: ContainerRecord): Record<strin
   const running = isRunning(store, c);
   const policy = (c.config as { restartPolicy?: { name: string; maximumRetryCount: number } }).restartPolicy;
   const [path, ...args] = cfg.command ?? [];
+  const own = containerConfig(imageConfigOf(store, c), c);
   return {
     Id: c.id,
     Created: c.created,
     Path: path ?? '',
     Args: args,
-    State: {
-      Status: c.state.restarting ? 'restarting' : running ? c.state.status : c.state.status === 'created' ? 'created' : 'exited',
-      Running: running && c.state.status === 'running',
-      Paused: running && c.state.status === 'paused',
-      Restarting: c.state.restarting ?? false,
-      Pid: running ? (c.state.pid ?? 0) : 0,
-      ExitCode: c.state.exitCode ?? 0,
-      Error: c.state.error ?? '',
-      StartedAt: c.state.startedAt ?? '0001-01-01T00:00:00Z',
-      FinishedAt: c.state.finishedAt ?? '0001-01-01T00:00:00Z',
-      OOMKilled: c.state.oomKilled ?? false,
-    },
+    State: inspectState(c, running),
     Image: c.image,
     Name: `/${c.name}`,
     RestartCount: c.state.restartCount ?? 0,
@@ -299,17 +313,95 @@ export function inspectContainer(store: Store, c: ContainerRecord): Record<strin
     })),
     Config: {
       Hostname: cfg.hostname ?? c.id.slice(0, 12),
-      User: cfg.user ?? '',
-      Env: cfg.env ?? [],
-      Cmd: cfg.command ?? [],
-      Image: c.imageName,
-      WorkingDir: cfg.workdir ?? '',
-      Labels: c.labels,
+      User: own.User ?? '',
       Tty: cfg.tty ?? false,
       OpenStdin: cfg.interactive ?? false,
+      Env: own.Env ?? [],
+      Cmd: own.Cmd ?? null,
+      Image: c.imageName,
+      Volumes: own.Volumes ?? null,
+      WorkingDir: own.WorkingDir ?? '',
+      Entrypoint: own.Entrypoint ?? null,
+      Labels: own.Labels ?? {},
       StopSignal: cfg.stopSignal ?? 'SIGTERM',
     },
     LogPath: join(store.containers.path(c.id), 'ctr.log'),
+  };
+}
+
+/** The runtime config of a container's image; undefined when the image is gone from the store. */
+function imageConfigOf(store: Store, c: ContainerRecord): ContainerConfig | undefined {
+  try {
+    return store.blobs.getJson<ImageConfig>(c.image).config;
+  } catch {
+    return undefined;
+  }
+}
+
+const sameList = (a: string[] | null | undefined, b: string[] | null | undefined) => (a ?? []).length === (b ?? []).length && (a ?? []).every((x, i) => x === b![i]);
+const envKey = (e: string) => (e.includes('=') ? e.slice(0, e.indexOf('=')) : e);
+
+/**
+ * The entrypoint and command a container runs, split as docker keeps them. Records made before the
+ * split was kept have only the whole command line: the image's entrypoint, or else --entrypoint's one word, leads it.
+ */
+export function splitCommand(image: ContainerConfig | undefined, cfg: Partial<StoredConfig>): { entrypoint: string[]; cmd: string[] } {
+  if (cfg.entrypoint && cfg.cmd) return { entrypoint: cfg.entrypoint, cmd: cfg.cmd };
+  const command = cfg.command ?? [];
+  const imageEntrypoint = image?.Entrypoint ?? [];
+  if (imageEntrypoint.length === 0 || sameList(command.slice(0, imageEntrypoint.length), imageEntrypoint)) {
+    return { entrypoint: imageEntrypoint, cmd: command.slice(imageEntrypoint.length) };
+  }
+  return { entrypoint: command.slice(0, 1), cmd: command.slice(1) };
+}
+
+/**
+ * The container's own config, as docker keeps it and copies into a committed image: what the run
+ * said (-e, -w, -u, --entrypoint and its arguments, --label, -v /path, --stop-signal) over its image's.
+ */
+export function containerConfig(image: ContainerConfig | undefined, rec: ContainerRecord): ContainerConfig {
+  const cfg = rec.config as Partial<StoredConfig>;
+  const out: ContainerConfig = structuredClone(image ?? {});
+  // A bare NAME (-e NAME, unset where ctr ran) took NAME out of the container's environment.
+  const runEnv = cfg.env ?? [];
+  if (runEnv.length > 0) {
+    const keys = new Set(runEnv.map(envKey));
+    out.Env = [...runEnv.filter((e) => e.includes('=')), ...(out.Env ?? []).filter((e) => !keys.has(envKey(e)))];
+  }
+  if (cfg.user) out.User = cfg.user;
+  if (cfg.workdir) out.WorkingDir = cfg.workdir;
+  const { entrypoint, cmd } = splitCommand(image, cfg);
+  if (!sameList(entrypoint, image?.Entrypoint)) out.Entrypoint = entrypoint.length > 0 ? entrypoint : null;
+  if (!sameList(cmd, image?.Cmd)) out.Cmd = cmd.length > 0 ? cmd : null;
+  if (Object.keys(rec.labels).length > 0) out.Labels = { ...(out.Labels ?? {}), ...rec.labels };
+  if (cfg.volumes?.length) out.Volumes = { ...(out.Volumes ?? {}), ...Object.fromEntries(cfg.volumes.map((v) => [v, {}])) };
+  // Kept already resolved against the image (default SIGTERM): only a --stop-signal of its own differs.
+  if (cfg.stopSignal && cfg.stopSignal !== (image?.StopSignal ?? 'SIGTERM')) out.StopSignal = cfg.stopSignal;
+  return out;
+}
+
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/**
+ * docker's State, field for field and in its order: a paused container is still Running, and so
+ * is one its restart policy is about to start again (docker counts it as running, with no Pid).
+ */
+function inspectState(c: ContainerRecord, running: boolean): Record<string, unknown> {
+  const s = c.state;
+  const restarting = !running && (s.restarting ?? false);
+  const paused = running && s.status === 'paused';
+  return {
+    Status: restarting ? 'restarting' : running ? s.status : s.status === 'created' ? 'created' : 'exited',
+    Running: running || restarting,
+    Paused: paused,
+    Restarting: restarting,
+    OOMKilled: running ? false : (s.oomKilled ?? false),
+    Dead: false,
+    Pid: running ? (s.pid ?? 0) : 0,
+    ExitCode: running ? 0 : (s.exitCode ?? 0),
+    Error: running ? '' : (s.error ?? ''),
+    StartedAt: s.startedAt ?? ZERO_TIME,
+    FinishedAt: s.finishedAt ?? ZERO_TIME,
   };
 }
 

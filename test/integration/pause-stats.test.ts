@@ -1,31 +1,11 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { actors, CtrEnv } from '../helpers/ctr.js';
-import { pushRunImages, type RunImages } from '../fixtures/run-images.js';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import { useRunImages } from '../fixtures/run-registry.js';
 
-let reg: TestRegistry;
-let images: RunImages;
-
-beforeAll(async () => {
-  reg = await startRegistry();
-  images = await pushRunImages(reg);
-}, 60_000);
-
-afterAll(async () => {
-  await reg?.stop();
-});
-
-/** Waits until no process of this environment (a monitor, its exit command) still runs. */
-async function settled(env: CtrEnv): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (spawnSync('pgrep', ['-f', env.dir]).stdout.toString().trim() === '') return;
-    await sleep(50);
-  }
-}
+const images = useRunImages();
 
 // Counts as fast as a shell can, writing each number to /tmp/n (read back from the upper layer on the host).
 const COUNTER = 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.02; done';
@@ -34,17 +14,11 @@ const HEADER = ['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', '
 describe.each(actors())('ctr pause, unpause and stats as $kind', (actor) => {
   let env: CtrEnv;
   beforeAll(async () => {
-    env = new CtrEnv(actor);
-    const pulled = await env.ctr(['pull', '-q', images.base]);
-    expect(pulled.code, pulled.stderr).toBe(0);
+    env = await CtrEnv.withImages(actor, images.base);
   });
-  afterEach(async () => {
-    const left = (await env.ctr(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
-    if (left.length > 0) await env.ctr(['rm', '-f', ...left]);
-  });
+  afterEach(() => env.removeContainers());
   afterAll(async () => {
-    await settled(env);
-    await env.cleanup();
+    await env?.cleanup();
   });
 
   const runDetached = async (args: string[]): Promise<string> => {
@@ -91,6 +65,54 @@ describe.each(actors())('ctr pause, unpause and stats as $kind', (actor) => {
       const notPaused = await env.ctr(['unpause', 'counter']);
       expect([notPaused.code, notPaused.stderr]).toEqual([125, 'Error: container counter is not paused\n']);
     });
+
+    it('stop, kill and rm -f reach a paused container (unpaused once signalled); inspect shows it paused and still running', async () => {
+      const service = ['sh', '-c', 'trap "exit 0" TERM; echo up; sleep 1000 & wait'];
+      await runDetached(['--name', 'svc', images.base, ...service]);
+      expect((await env.ctr(['pause', 'svc'])).code).toBe(0);
+      const state = JSON.parse((await env.ctr(['inspect', 'svc'])).stdout)[0].State as Record<string, unknown>;
+      expect(state).toEqual({
+        Status: 'paused',
+        Running: true,
+        Paused: true,
+        Restarting: false,
+        OOMKilled: false,
+        Dead: false,
+        Pid: expect.any(Number),
+        ExitCode: 0,
+        Error: '',
+        StartedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        FinishedAt: '0001-01-01T00:00:00Z',
+      });
+      expect(state.Pid).toBeGreaterThan(0);
+      const start = Date.now();
+      const stopped = await env.ctr(['stop', 'svc']);
+      expect([stopped.code, stopped.stdout, stopped.stderr]).toEqual([0, 'svc\n', '']);
+      expect(Date.now() - start).toBeLessThan(5000);
+      expect((await env.ctr(['wait', 'svc'])).stdout).toBe('0\n');
+      expect(await status('svc')).toMatch(/^Exited \(0\) /);
+
+      await runDetached(['--name', 'killed', images.base, ...service]);
+      expect((await env.ctr(['pause', 'killed'])).code).toBe(0);
+      expect((await env.ctr(['kill', 'killed'])).code).toBe(0);
+      expect((await env.ctr(['wait', 'killed'])).stdout).toBe('137\n');
+
+      await runDetached(['--name', 'removed', images.base, ...service]);
+      expect((await env.ctr(['pause', 'removed'])).code).toBe(0);
+      const pid = (JSON.parse((await env.ctr(['inspect', 'removed'])).stdout)[0].State as { Pid: number }).Pid;
+      const removed = await env.ctr(['rm', '-f', 'removed']);
+      expect([removed.code, removed.stdout, removed.stderr]).toEqual([0, 'removed\n', '']);
+      let gone = false;
+      for (let i = 0; i < 100 && !gone; i++) {
+        try {
+          gone = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+        } catch {
+          gone = true;
+        }
+        if (!gone) await sleep(50);
+      }
+      expect(gone).toBe(true);
+    });
   } else {
     it('pause says in one sentence why a rootless container cannot be frozen here, and leaves it running', async () => {
       await runDetached(['--name', 'counter', images.base, 'sh', '-c', COUNTER]);
@@ -122,9 +144,9 @@ describe.each(actors())('ctr pause, unpause and stats as $kind', (actor) => {
       expect(c[5]).toMatch(/^\d+(\.\d+)?k?B \/ \d+(\.\d+)?k?B$/);
       expect(c[6]).toMatch(/^\d+(\.\d+)?[kMG]?B \/ \d+(\.\d+)?[kMG]?B$/);
     }
-    // A shell spinning on one CPU uses most of it; the other container sleeps.
-    expect(Number.parseFloat(cells[0]![2]!)).toBeGreaterThan(40);
-    expect(Number.parseFloat(cells[1]![2]!)).toBeLessThan(10);
+    // A spinning shell gets a good share of a CPU (less on a machine busy with other work); the sleeper none.
+    expect(Number.parseFloat(cells[0]![2]!)).toBeGreaterThan(5);
+    expect(Number.parseFloat(cells[1]![2]!)).toBeLessThan(2);
     expect(cells.map((c) => c[7])).toEqual(['1', '3']);
 
     const formatted = await env.ctr(['stats', '--no-stream', '--no-trunc', '--format', '{{.ID}} {{.Name}} {{.PIDs}}', 'busy']);
