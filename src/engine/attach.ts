@@ -99,8 +99,9 @@ export class DetachKeyFilter {
 }
 
 /**
- * `ctr attach`: connects the user's standard streams to a detached container through its
- * monitor's attach socket (conmon's, SOCK_SEQPACKET): the container's output to stdout and
+ * `ctr attach`: connects the user's standard streams to a running container through its
+ * monitor's attach socket (conmon's for a detached container, the ctr that runs it in the
+ * foreground for the others; SOCK_SEQPACKET): the container's output to stdout and
  * stderr, the user's input to the container (when it was started with -i), the user's terminal
  * in raw mode and its size followed (-t containers). Ends with the container's exit code, or 0
  * when the user typed the detach keys (the container keeps running).
@@ -113,7 +114,7 @@ export async function attachContainer(opts: AttachOptions, io: AttachIO): Promis
   const paths = engine.store.monitorPaths(rec.id);
   if (!existsSync(paths.attachSocket)) {
     throw new CtrError(
-      `container ${rec.name} runs in the foreground of another ctr (it was not started with -d), which offers nothing to attach to; use ctr exec -it ${rec.name} sh, or ctr logs -f ${rec.name}`,
+      `container ${rec.name} has no attach socket at ${paths.attachSocket} (its monitor is gone or is an older ctr); use ctr exec -it ${rec.name} sh, or ctr logs -f ${rec.name}`,
     );
   }
   const n = native();
@@ -129,12 +130,13 @@ export async function attachContainer(opts: AttachOptions, io: AttachIO): Promis
     stdin: withStdin ? io.stdin : null,
     filter: withStdin ? new DetachKeyFilter(keys) : undefined,
     control: cfg.tty ? paths.control : undefined,
+    exitFile: paths.exitFile,
     // As docker: with a terminal, keys such as ctrl-c reach the container as input, and signals to ctr are ctr's own.
     signal: opts.sigProxy === false || cfg.tty ? undefined : (sig) => signalContainer(target, sig),
   });
   const end = await session.done;
   if (end === 'detached') return { exitCode: 0, detached: true };
-  return { exitCode: await exitCode(engine, rec.id, paths.exitFile), detached: false };
+  return { exitCode: session.exitAtEnd ?? (await exitCode(engine, rec.id, paths.exitFile)), detached: false };
 }
 
 interface SessionOptions {
@@ -143,12 +145,16 @@ interface SessionOptions {
   filter?: DetachKeyFilter;
   /** conmon's control fifo, to pass on the user's window size (-t containers). */
   control?: string;
+  /** Read as the socket ends, before we hang up: a foreground ctr waits for that before run --rm removes it. */
+  exitFile?: string;
   signal?: (sig: NodeJS.Signals) => void;
 }
 
 /** One connection to an attach socket: copies both ways until the socket closes or the user detaches. */
 class AttachSession {
   readonly done: Promise<'closed' | 'detached'>;
+  /** The exit file's code when the monitor had written it by the time the socket ended. */
+  exitAtEnd: number | undefined;
   private settle!: (end: 'closed' | 'detached') => void;
   private fail!: (err: Error) => void;
   private readonly reader: SeqpacketReader;
@@ -198,6 +204,7 @@ class AttachSession {
 
   private output(err: NodeJS.ErrnoException | null, packet: Buffer | null): void {
     // The reader's last call (end of file, an error, or its cancellation): the socket is ours to close.
+    if (!err && !packet && !this.finished && this.opts.exitFile) this.exitAtEnd = readExitFile(this.opts.exitFile);
     if (err || !packet) closeQuietly(this.fd);
     if (this.finished) return;
     if (err) return this.finish(err.code === 'ECANCELED' ? undefined : err);
@@ -284,6 +291,8 @@ class AttachSession {
       stdin.off('end', this.onInputEnd);
       stdin.off('error', this.onInputError);
       stdin.pause();
+      // A paused pipe still holds Node's loop: ctr would not exit while the user's input stays open.
+      (stdin as { unref?: () => void }).unref?.();
     }
     if (this.rawFd !== undefined) restoreTerminal(this.rawFd);
     this.reader.cancel();
@@ -327,16 +336,22 @@ function signalContainer(target: RunningContainer, sig: NodeJS.Signals): void {
 async function exitCode(engine: ReturnType<typeof openEngine>, id: string, exitFile: string): Promise<number> {
   const deadline = Date.now() + EXIT_WAIT_MS;
   for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
-    try {
-      const text = readFileSync(exitFile, 'utf8').trim();
-      if (/^-?\d+$/.test(text)) return Number(text);
-    } catch {
-      // not written yet, or removed with the container (--rm)
-    }
+    const code = readExitFile(exitFile);
+    if (code !== undefined) return code;
     const rec = findContainer(await reconcile(engine.store), id);
     if (rec?.state.status === 'exited' && rec.state.exitCode !== undefined) return rec.state.exitCode;
     if (!rec) return 0;
     if (Date.now() > deadline) throw new CtrError(`the container's monitor closed the attach socket but no exit code was recorded; see ctr ps -a`);
     await sleep(wait);
+  }
+}
+
+/** The code in a monitor's exit file; undefined while it is not written (or was removed with the container). */
+function readExitFile(path: string): number | undefined {
+  try {
+    const text = readFileSync(path, 'utf8').trim();
+    return /^-?\d+$/.test(text) ? Number(text) : undefined;
+  } catch {
+    return undefined;
   }
 }

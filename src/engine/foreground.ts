@@ -1,16 +1,18 @@
 import type { ChildProcess, StdioOptions } from 'node:child_process';
-import { closeSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CtrError } from '../errors.js';
 import { consoleNative } from '../native/console.js';
+import { AttachServer } from '../runtime/attach-server.js';
 import type { IdMapping } from '../runtime/idmap.js';
 import { lastRuntimeError, RuntimeClient, type OciRuntime } from '../runtime/oci.js';
 import { serializeSpec, type RuntimeSpec } from '../runtime/spec.js';
-import { attachTerminal, createConsoleSocket } from '../runtime/tty.js';
+import { attachTerminal, createConsoleSocket, PtyWriter } from '../runtime/tty.js';
 import { spawnInUserNamespace } from '../runtime/userns.js';
+import { writeFileAtomic } from '../store/atomic.js';
 import type { ContainerRecord } from '../store/containers.js';
 import { LogWriter, type LogStream } from '../store/logs.js';
 import type { Store } from '../store/store.js';
@@ -47,8 +49,9 @@ export interface ForegroundOptions {
 /**
  * Runs a created container in the foreground: ctr is its monitor. Writes the bundle, starts the
  * runtime (rootless: inside ctr's user namespace, so that supplementary groups work), records
- * running/exited in the index, keeps the output in the container's log, forwards signals, and
- * maps start failures to docker's 125/126/127.
+ * running/exited in the index, keeps the output in the container's log, serves `ctr attach` as
+ * conmon does (attach socket, control fifo, exit file), forwards signals, and maps start failures
+ * to docker's 125/126/127.
  */
 export async function runForeground(
   store: Store,
@@ -66,7 +69,11 @@ export async function runForeground(
   const global = ['--log', join(runDir, 'runtime.log'), '--log-format', 'json', '--root', stateDir];
   const launch = (argv: string[], stdio: StdioOptions, env?: NodeJS.ProcessEnv): ChildProcess =>
     spawnInUserNamespace(opts.mapping, argv, { stdio: stdio as ('pipe' | 'inherit' | 'ignore')[], env: env ?? process.env });
-  const log = new LogWriter(join(store.containers.path(rec.id), 'ctr.log'));
+  const paths = store.monitorPaths(rec.id);
+  // What an earlier run under conmon left would tell attach and logs that this one ended.
+  for (const f of [paths.exitFile, paths.oomFile]) rmSync(f, { force: true });
+  // Listening before the container is recorded as running: whoever sees it running can attach.
+  const attach = AttachServer.open({ ...paths, bundle: runDir }, { terminal: opts.tty });
   const startedAt = new Date().toISOString();
   const markRunning = (pid: number | undefined) =>
     store.updateContainers((containers) => {
@@ -76,15 +83,27 @@ export async function runForeground(
 
   let result: ForegroundResult;
   try {
-    const ctx: RunContext = { runtime, rec, runDir, global, launch, io, opts, log, markRunning };
-    result = opts.tty ? await runWithTerminal(ctx, store.socketDir()) : await runPlain(ctx);
+    const log = new LogWriter(join(store.containers.path(rec.id), 'ctr.log'));
+    try {
+      const ctx: RunContext = { runtime, rec, runDir, global, launch, io, opts, log, attach, markRunning };
+      result = opts.tty ? await runWithTerminal(ctx, store.socketDir()) : await runPlain(ctx);
+    } finally {
+      log.close();
+    }
+    try {
+      // Attached clients read the exit code from the exit file once their socket ends, as with conmon.
+      writeFileAtomic(paths.exitFile, `${result.exitCode}`, 0o600, false);
+    } catch {
+      // `rm -f` removed the container and its run directory: nobody is left to read it.
+    }
+    await store.updateContainers((containers) => {
+      const c = containers.find((x) => x.id === rec.id);
+      if (c) c.state = { status: 'exited', startedAt, finishedAt: new Date().toISOString(), exitCode: result.exitCode, ...(result.startError ? { error: result.startError } : {}) };
+    });
   } finally {
-    log.close();
+    // Before run's --rm removes the exit file: clients hang up first (or a grace time passes).
+    await attach.close();
   }
-  await store.updateContainers((containers) => {
-    const c = containers.find((x) => x.id === rec.id);
-    if (c) c.state = { status: 'exited', startedAt, finishedAt: new Date().toISOString(), exitCode: result.exitCode, ...(result.startError ? { error: result.startError } : {}) };
-  });
   // `run` deletes its container itself on exit; `create` + `start` (the terminal path) does not.
   if (opts.tty) await new RuntimeClient(runtime, stateDir, (argv) => launch(argv, ['ignore', 'pipe', 'pipe'])).delete(rec.id, true).catch(() => {});
   return result;
@@ -103,13 +122,23 @@ interface RunContext {
   io: ForegroundIO;
   opts: ForegroundOptions;
   log: LogWriter;
+  /** `ctr attach` clients: the output goes to them too, their input to the container (-i). */
+  attach: AttachServer;
   markRunning: (pid: number | undefined) => Promise<void>;
 }
 
 /** Without a terminal: `runc run` in the foreground, its stdio piped through ctr. */
-async function runPlain({ runtime, rec, runDir, global, launch, io, opts, log, markRunning }: RunContext): Promise<ForegroundResult> {
+async function runPlain({ runtime, rec, runDir, global, launch, io, opts, log, attach, markRunning }: RunContext): Promise<ForegroundResult> {
   const stdin = opts.interactive && io.stdin ? io.stdin : undefined;
   const child = launch([runtime.path, ...global, 'run', '--bundle', runDir, rec.id], [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe']);
+  const containerIn = stdin ? child.stdin : null;
+  if (containerIn) {
+    // Once the user's input ended, the container's has too: later input from attach clients is dropped.
+    attach.setInput((data) => {
+      if (containerIn.writable && !containerIn.write(data)) attach.pauseInput();
+    });
+    containerIn.on('drain', () => attach.resumeInput());
+  }
   await markRunning(child.pid);
   const forward = (sig: NodeJS.Signals) => {
     if (child.exitCode === null) child.kill(sig);
@@ -138,6 +167,7 @@ async function runPlain({ runtime, rec, runDir, global, launch, io, opts, log, m
           return;
         }
         log.write(stream, chunk);
+        attach.output(stream, chunk);
         if (!to.write(chunk)) {
           from.pause();
           to.once('drain', () => from.resume());
@@ -154,6 +184,7 @@ async function runPlain({ runtime, rec, runDir, global, launch, io, opts, log, m
   } finally {
     for (const sig of FORWARDED) process.off(sig, forward);
     if (stdin && child.stdin) stdin.unpipe(child.stdin);
+    attach.setInput(undefined);
   }
   if (startError) return { exitCode: startFailureCode(startError), startError };
   return { exitCode: status };
@@ -164,7 +195,7 @@ async function runPlain({ runtime, rec, runDir, global, launch, io, opts, log, m
  * so ctr runs `create` with a console socket, adopts the container's init as a subreaper (as
  * conmon does), attaches the user's terminal, then lets the container `start`.
  */
-async function runWithTerminal({ runtime, rec, runDir, global, launch, io, opts, log, markRunning }: RunContext, socketDir: string): Promise<ForegroundResult> {
+async function runWithTerminal({ runtime, rec, runDir, global, launch, io, opts, log, attach, markRunning }: RunContext, socketDir: string): Promise<ForegroundResult> {
   const native = consoleNative();
   native.setChildSubreaper();
   const socket = await createConsoleSocket(socketDir);
@@ -218,7 +249,20 @@ async function runWithTerminal({ runtime, rec, runDir, global, launch, io, opts,
     stdin: opts.interactive ? (io.stdin ?? null) : null,
     stdout: io.stdout,
     rawInput: opts.interactive,
-    onOutput: (chunk) => log.write('stdout', chunk),
+    onOutput: (chunk) => {
+      log.write('stdout', chunk);
+      attach.output('stdout', chunk);
+    },
+  });
+  // Attach clients type into the same terminal (-i) and set its size, as conmon lets them.
+  const clientInput = opts.interactive ? new PtyWriter(master, (blocked) => (blocked ? attach.pauseInput() : attach.resumeInput())) : undefined;
+  if (clientInput) attach.setInput((data) => clientInput.write(data));
+  attach.setResize((rows, cols) => {
+    try {
+      native.setWindowSize(master, rows, cols);
+    } catch {
+      // The container's side is gone: its exit ends the run.
+    }
   });
   const pid = await readPidFile(pidFile, helper);
   const exited = new Promise<number>((resolve, reject) =>
@@ -250,6 +294,9 @@ async function runWithTerminal({ runtime, rec, runDir, global, launch, io, opts,
   } finally {
     for (const sig of FORWARDED) process.off(sig, forward);
     attachment.restore();
+    attach.setInput(undefined);
+    attach.setResize(undefined);
+    clientInput?.close();
     closeSync(master);
   }
 }

@@ -530,42 +530,54 @@ static napi_value FileQueueClose(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// A unix SOCK_SEQPACKET client (conmon's attach socket), which Node's net module cannot open.
-// Each packet keeps its boundary: a reader thread hands them over one by one.
+// Unix SOCK_SEQPACKET sockets (conmon's attach socket, and ctr's own for foreground containers),
+// which Node's net module cannot open. Each packet keeps its boundary: a reader thread hands them
+// over one by one; a listener's thread hands over each accepted connection.
 #define SP_MAX_PACKET 65536
 #define SP_QUEUE 64
 
-// seqpacketConnect(path) -> fd (close-on-exec). A path longer than sockaddr_un allows is reached
-// through an O_PATH descriptor of its directory (/proc/self/fd/N/name).
+// The address of path, however long: a path longer than sockaddr_un allows is reached through an
+// O_PATH descriptor of its directory (/proc/self/fd/N/name), returned in *dirfd (else -1) for the
+// caller to close after connect or bind. Returns 0 or an errno.
+static int sp_address(const char *path, struct sockaddr_un *addr, int *dirfd) {
+  addr->sun_family = AF_UNIX;
+  *dirfd = -1;
+  if (strlen(path) < sizeof addr->sun_path) {
+    memcpy(addr->sun_path, path, strlen(path) + 1);
+    return 0;
+  }
+  char dir[PATH_MAX_LEN], base[PATH_MAX_LEN];
+  strcpy(dir, path);
+  strcpy(base, path);
+  *dirfd = open(dirname(dir), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (*dirfd < 0) return errno;
+  int n = snprintf(addr->sun_path, sizeof addr->sun_path, "/proc/self/fd/%d/%s", *dirfd, basename(base));
+  if (n < 0 || (size_t)n >= sizeof addr->sun_path) {
+    close(*dirfd);
+    *dirfd = -1;
+    return ENAMETOOLONG;
+  }
+  return 0;
+}
+
+// seqpacketConnect(path) -> fd (close-on-exec), however long the path.
 static napi_value SeqpacketConnect(napi_env env, napi_callback_info info) {
   ARGS(1);
   char path[PATH_MAX_LEN];
   if (get_path(env, argv[0], path) < 0) return ctr_throw_error(env, "connect", NULL, ENAMETOOLONG);
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  int dirfd = -1;
-  if (strlen(path) < sizeof addr.sun_path) {
-    memcpy(addr.sun_path, path, strlen(path) + 1);
-  } else {
-    char dir[PATH_MAX_LEN], base[PATH_MAX_LEN];
-    strcpy(dir, path);
-    strcpy(base, path);
-    dirfd = open(dirname(dir), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0) return ctr_throw_error(env, "connect", path, errno);
-    int n = snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/%s", dirfd, basename(base));
-    if (n < 0 || (size_t)n >= sizeof addr.sun_path) {
-      close(dirfd);
-      return ctr_throw_error(env, "connect", path, ENAMETOOLONG);
-    }
-  }
+  struct sockaddr_un addr;
+  int dirfd;
+  int err = sp_address(path, &addr, &dirfd);
+  if (err) return ctr_throw_error(env, "connect", path, err);
   int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    int err = errno;
+    err = errno;
     if (dirfd >= 0) close(dirfd);
     return ctr_throw_error(env, "socket", path, err);
   }
   int r;
   do r = connect(fd, (struct sockaddr *)&addr, sizeof addr); while (r < 0 && errno == EINTR);
-  int err = errno;
+  err = errno;
   if (dirfd >= 0) close(dirfd);
   if (r < 0) {
     close(fd);
@@ -574,6 +586,41 @@ static napi_value SeqpacketConnect(napi_env env, napi_callback_info info) {
   napi_value result;
   napi_create_int32(env, fd, &result);
   return result;
+}
+
+// seqpacketListen(path) -> fd: a new socket listening at path (which must not exist), however
+// long the path; only its owner may connect. Close-on-exec and nonblocking: a client that left
+// before its accept must not block the accepting thread.
+static napi_value SeqpacketListen(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  char path[PATH_MAX_LEN];
+  if (get_path(env, argv[0], path) < 0) return ctr_throw_error(env, "bind", NULL, ENAMETOOLONG);
+  struct sockaddr_un addr;
+  int dirfd;
+  int err = sp_address(path, &addr, &dirfd);
+  if (err) return ctr_throw_error(env, "bind", path, err);
+  int bound = 0;
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  const char *op = "socket";
+  if (fd < 0) goto fail;
+  op = "bind";
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) goto fail;
+  bound = 1;
+  // chmod through the same address: sun_path is a plain path or /proc/self/fd/N/name.
+  op = "chmod";
+  if (chmod(addr.sun_path, 0700) < 0) goto fail;
+  op = "listen";
+  if (listen(fd, 16) < 0) goto fail;
+  if (dirfd >= 0) close(dirfd);
+  napi_value result;
+  napi_create_int32(env, fd, &result);
+  return result;
+fail:
+  err = errno;
+  if (bound) unlink(addr.sun_path);
+  if (fd >= 0) close(fd);
+  if (dirfd >= 0) close(dirfd);
+  return ctr_throw_error(env, op, path, err);
 }
 
 // seqpacketSend(fd, buffer) -> bytes sent, or -1 when the socket's buffer is full (try later).
@@ -604,10 +651,12 @@ static napi_value SeqpacketShutdown(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// One reader thread. Owned twice: by the thread and by the JavaScript handle.
+// One reader thread (or, accepting, a listener's thread). Owned twice: by the thread and by the
+// JavaScript handle.
 typedef struct {
   int owners;
   int fd;
+  int accepting;
   int cancel_fd;
   pthread_mutex_t mu;
   pthread_cond_t resumed;
@@ -617,6 +666,8 @@ typedef struct {
 
 typedef struct {
   int err;
+  // An accepted connection (else -1).
+  int client;
   size_t len;
   int eof;
   char data[];
@@ -638,6 +689,7 @@ static void sp_release(sp_reader *r) {
 static void sp_deliver(napi_env env, napi_value js_cb, void *context, void *data) {
   sp_packet *p = data;
   if (env == NULL) {
+    if (p->client >= 0) close(p->client);
     free(p);
     return;
   }
@@ -649,6 +701,9 @@ static void sp_deliver(napi_env env, napi_value js_cb, void *context, void *data
   } else if (p->eof) {
     napi_get_null(env, &args[0]);
     napi_get_null(env, &args[1]);
+  } else if (p->client >= 0) {
+    napi_get_null(env, &args[0]);
+    napi_create_int32(env, p->client, &args[1]);
   } else {
     void *copy;
     napi_get_null(env, &args[0]);
@@ -677,6 +732,28 @@ static void *sp_thread(void *arg) {
       err = ECANCELED;
       break;
     }
+    if (r->accepting) {
+      int client = accept4(r->fd, NULL, NULL, SOCK_CLOEXEC);
+      if (client < 0) {
+        // The client left before we took it, or a signal: wait for the next one.
+        if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) continue;
+        err = errno;
+        continue;
+      }
+      sp_packet *p = calloc(1, sizeof *p);
+      if (!p) {
+        close(client);
+        err = ENOMEM;
+        continue;
+      }
+      p->client = client;
+      if (napi_call_threadsafe_function(r->tsfn, p, napi_tsfn_blocking) != napi_ok) {
+        close(client);
+        free(p);
+        break;
+      }
+      continue;
+    }
     ssize_t got = recv(r->fd, buf, SP_MAX_PACKET, MSG_DONTWAIT);
     if (got < 0) {
       if (errno == EAGAIN || errno == EINTR) continue;
@@ -691,6 +768,7 @@ static void *sp_thread(void *arg) {
       continue;
     }
     p->err = 0;
+    p->client = -1;
     p->eof = got == 0;
     p->len = (size_t)got;
     memcpy(p->data, buf, (size_t)got);
@@ -705,6 +783,7 @@ static void *sp_thread(void *arg) {
     sp_packet *p = calloc(1, sizeof *p);
     if (p) {
       p->err = err;
+      p->client = -1;
       if (napi_call_threadsafe_function(r->tsfn, p, napi_tsfn_blocking) != napi_ok) free(p);
     }
   }
@@ -749,16 +828,12 @@ static void sp_finalize(napi_env env, void *data, void *hint) {
   sp_release(data);
 }
 
-// seqpacketRead(fd, callback(err, packet)) -> {pause, resume, cancel}. The callback gets each
-// packet as a Buffer, then (null, null) at end of file, or an error (ECANCELED after cancel).
-// The fd stays the caller's: close it after the last callback.
-static napi_value SeqpacketRead(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  int32_t fd;
-  napi_get_value_int32(env, argv[0], &fd);
+// Starts the thread of a reader (or, accepting, of a listener) on fd and returns its handle.
+static napi_value sp_start(napi_env env, napi_value callback, int32_t fd, int accepting) {
   sp_reader *r = calloc(1, sizeof *r);
   if (!r) return ctr_throw_error(env, "calloc", NULL, ENOMEM);
   r->fd = fd;
+  r->accepting = accepting;
   r->owners = 2;
   r->cancel_fd = eventfd(0, EFD_CLOEXEC);
   if (r->cancel_fd < 0) {
@@ -769,8 +844,8 @@ static napi_value SeqpacketRead(napi_env env, napi_callback_info info) {
   pthread_mutex_init(&r->mu, NULL);
   pthread_cond_init(&r->resumed, NULL);
   napi_value name;
-  napi_create_string_utf8(env, "ctr seqpacket reader", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[1], NULL, name, SP_QUEUE, 1, NULL, NULL, NULL, sp_deliver, &r->tsfn) != napi_ok) {
+  napi_create_string_utf8(env, accepting ? "ctr seqpacket listener" : "ctr seqpacket reader", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, callback, NULL, name, SP_QUEUE, 1, NULL, NULL, NULL, sp_deliver, &r->tsfn) != napi_ok) {
     close(r->cancel_fd);
     free(r);
     napi_throw_error(env, NULL, "cannot create the reader's callback");
@@ -806,6 +881,26 @@ static napi_value SeqpacketRead(napi_env env, napi_callback_info info) {
   return handle;
 }
 
+// seqpacketRead(fd, callback(err, packet)) -> {pause, resume, cancel}. The callback gets each
+// packet as a Buffer, then (null, null) at end of file, or an error (ECANCELED after cancel).
+// The fd stays the caller's: close it after the last callback.
+static napi_value SeqpacketRead(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd;
+  napi_get_value_int32(env, argv[0], &fd);
+  return sp_start(env, argv[1], fd, 0);
+}
+
+// seqpacketAccept(listenFd, callback(err, fd)) -> {pause, resume, cancel}: each connection's fd
+// (close-on-exec, the callback's to close), until an error (ECANCELED after cancel). The
+// listening fd stays the caller's: close it after the last callback.
+static napi_value SeqpacketAccept(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd;
+  napi_get_value_int32(env, argv[0], &fd);
+  return sp_start(env, argv[1], fd, 1);
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"flock", NULL, Flock, NULL, NULL, NULL, napi_default, NULL},
@@ -821,6 +916,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"fileQueueWait", NULL, FileQueueWait, NULL, NULL, NULL, napi_default, NULL},
       {"fileQueueClose", NULL, FileQueueClose, NULL, NULL, NULL, napi_default, NULL},
       {"seqpacketConnect", NULL, SeqpacketConnect, NULL, NULL, NULL, napi_default, NULL},
+      {"seqpacketListen", NULL, SeqpacketListen, NULL, NULL, NULL, napi_default, NULL},
+      {"seqpacketAccept", NULL, SeqpacketAccept, NULL, NULL, NULL, napi_default, NULL},
       {"seqpacketSend", NULL, SeqpacketSend, NULL, NULL, NULL, napi_default, NULL},
       {"seqpacketShutdown", NULL, SeqpacketShutdown, NULL, NULL, NULL, napi_default, NULL},
       {"seqpacketRead", NULL, SeqpacketRead, NULL, NULL, NULL, napi_default, NULL},

@@ -56,9 +56,20 @@ export interface Native {
    * caller's: close it after the last callback.
    */
   seqpacketRead(fd: number, onPacket: (err: NodeJS.ErrnoException | null, packet: Buffer | null) => void): SeqpacketReader;
+  /**
+   * A new SOCK_SEQPACKET socket listening at path (which must not exist), however long the path,
+   * mode 0700; returns its fd (close-on-exec).
+   */
+  seqpacketListen(path: string): number;
+  /**
+   * Accepts connections on a thread of its own, one callback per client fd (close-on-exec, the
+   * callback's to close), until an error (code ECANCELED after cancel()). listenFd stays the
+   * caller's: close it after the last callback.
+   */
+  seqpacketAccept(listenFd: number, onClient: (err: NodeJS.ErrnoException | null, fd: number | null) => void): SeqpacketReader;
 }
 
-/** A running seqpacketRead: pause() holds back further packets (the peer then waits) until resume(). */
+/** A running seqpacketRead (or seqpacketAccept): pause() holds back further packets (the peer then waits) until resume(). */
 export interface SeqpacketReader {
   pause(): void;
   resume(): void;

@@ -201,7 +201,7 @@ export function attachTerminal(masterFd: number, opts: AttachOptions): TerminalA
 }
 
 /** Writes to the non-blocking master without ever blocking the event loop: a full pty pauses the input instead. */
-class PtyWriter {
+export class PtyWriter {
   private queue: Buffer[] = [];
   private timer: NodeJS.Timeout | undefined;
   private closed = false;

@@ -8,11 +8,11 @@ export class AttachCommand extends CtrCommand {
     category: 'Containers',
     description: "connect the terminal to a running container's input and output",
     details: `
-      Connects to a container started with \`ctr run -d\` (or \`ctr start\`): its output and error appear on yours, what you type reaches it when it was started with \`-i\`, and a \`-t\` container gets your terminal in raw mode and its size. ctr exits with the container's exit code when it ends.
+      Connects to a running container (started with \`ctr run\`, with or without \`-d\`, or \`ctr start\`): its output and error appear on yours, what you type reaches it when it was started with \`-i\`, and a \`-t\` container gets your terminal in raw mode and its size. ctr exits with the container's exit code when it ends.
 
       Type the detach keys (default ctrl-p then ctrl-q) to leave it running and get your prompt back; \`--detach-keys\` changes them (docker's format: \`ctrl-a\`, \`ctrl-x,x\`; an empty string disables them). Signals ctr receives go to a container without a terminal unless \`--sig-proxy=false\` (with one, ctrl-c is a key the container gets).
 
-      Containers run in the foreground of another \`ctr run\` have no monitor to attach to: use \`ctr exec\` or \`ctr logs -f\` for them.
+      Containers run in the foreground of another \`ctr run\` (or \`ctr start -a\`) can be attached too: that ctr serves the same socket.
     `,
     examples: [
       ['Attach to a detached shell', '$0 attach web'],
