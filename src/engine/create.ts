@@ -22,6 +22,7 @@ import {
   type MountRequest,
 } from '../runtime/spec.js';
 import { ContainerIndex, type ContainerMount, type ContainerRecord } from '../store/containers.js';
+import { checkContainerName, checkNameFree } from './containers.js';
 import type { Engine } from './context.js';
 import { findImage, imageConfig } from './images.js';
 import { randomName } from './names.js';
@@ -30,7 +31,13 @@ import type { CreateOptions } from './run-options.js';
 
 /** The options kept in a container record: what start needs to build its spec again. */
 export interface StoredConfig {
+  /** What runs: the entrypoint followed by the command. */
   command: string[];
+  /** The two parts of `command` as docker's Config keeps them (absent in records made before they were kept). */
+  entrypoint?: string[];
+  cmd?: string[];
+  /** Anonymous volumes given as `-v /path` (docker's Config.Volumes; image VOLUMEs are not repeated). */
+  volumes?: string[];
   env: string[];
   user?: string;
   groupAdd: string[];
@@ -84,14 +91,17 @@ export function parseRestartPolicy(raw: string): RestartPolicy {
  */
 export async function createContainer(engine: Engine, opts: CreateOptions, progress?: PullProgress): Promise<ContainerRecord> {
   const { store } = engine;
+  if (opts.name !== undefined) checkContainerName(opts.name);
   if (opts.cidfile && existsSync(opts.cidfile)) throw new CtrError(`the container ID file ${opts.cidfile} already exists; remove it first`);
   // Before any pull: a missing env file is the user's typo, not a reason to fetch an image.
   const env = [...(opts.envFile ?? []).flatMap((f) => parseEnvFile(readEnvFile(f), (n) => process.env[n], f)), ...expandEnvFlags(opts.env ?? [], (n) => process.env[n])];
   const image = await imageFor(engine, opts, progress);
   const config = imageConfig(store, image.record);
   const command = resolveCommand(config.config, { entrypoint: opts.entrypoint, args: opts.args });
+  const entrypoint = opts.entrypoint !== undefined ? command.slice(0, command.length - opts.args.length) : (config.config?.Entrypoint ?? []);
+  const volumeFlags = (opts.volumes ?? []).map((v) => parseVolumeFlag(v));
   const requests: MountRequest[] = [
-    ...(opts.volumes ?? []).map((v) => parseVolumeFlag(v)),
+    ...volumeFlags,
     ...(opts.mounts ?? []).map((m) => parseMountFlag(m)),
     ...(opts.tmpfs ?? []).map((t) => parseTmpfsFlag(t)),
   ];
@@ -121,8 +131,12 @@ export async function createContainer(engine: Engine, opts: CreateOptions, progr
   const hostname = network === 'host' ? undefined : (opts.hostname ?? id.slice(0, 12));
   writeEtcFiles(join(dir, 'userdata'), hostname, network);
 
+  const anonymous = volumeFlags.flatMap((r) => (r.type === 'volume' && r.name === undefined ? [r.target] : []));
   const stored: StoredConfig = {
     command,
+    entrypoint,
+    cmd: command.slice(entrypoint.length),
+    ...(anonymous.length ? { volumes: anonymous } : {}),
     env,
     user: opts.user,
     groupAdd: opts.groupAdd ?? [],
@@ -153,11 +167,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions, progr
   try {
     record = await store.updateContainers((containers) => {
       const taken = new Set(containers.map((c) => c.name));
-      if (opts.name !== undefined) {
-        if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(opts.name)) throw new CtrError(`invalid container name "${opts.name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-        const other = containers.find((c) => c.name === opts.name);
-        if (other) throw new CtrError(`the container name "${opts.name}" is already in use by container ${other.id.slice(0, 12)}; remove it (ctr rm ${opts.name}) or choose another name`);
-      }
+      if (opts.name !== undefined) checkNameFree(containers, opts.name);
       const mounts: ContainerMount[] = requests.map((r) => {
         if (r.type === 'bind') {
           if (!existsSync(r.source)) {

@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
@@ -10,8 +10,9 @@ import type { ImageConfig } from '../image/types.js';
 import { consoleNative } from '../native/console.js';
 import { readBoundingSet, readLastCap, resolveCapabilities } from '../runtime/capabilities.js';
 import { buildEnv, expandEnvFlags, parseEnvFile, type LinuxCapabilities, type Process, type RuntimeSpec } from '../runtime/spec.js';
-import { attachTerminal, createConsoleSocket, userTerminalSize } from '../runtime/tty.js';
+import { attachTerminal, createConsoleSocket, userTerminalSize, type ConsoleSocket } from '../runtime/tty.js';
 import { readUserFiles, resolveUser } from '../runtime/user.js';
+import { DEFAULT_DETACH_KEYS, DetachKeyFilter, parseDetachKeys } from './attach.js';
 import { openEngine, type Engine, type EngineOptions } from './context.js';
 import { readEnvFile } from './create.js';
 import { startFailureCode } from './foreground.js';
@@ -24,8 +25,10 @@ export interface ExecOptions extends EngineOptions {
   command: string[];
   interactive?: boolean;
   tty?: boolean;
-  /** Start the command and return at once (its output goes nowhere, as with docker). */
+  /** Start the command and return at once (its output goes nowhere, as with docker); with tty it still gets a terminal. */
   detach?: boolean;
+  /** -it: the keys that leave the command running and return (docker's format; undefined = ctrl-p,ctrl-q; '' = none). */
+  detachKeys?: string;
   /** USER[:GROUP]; default: the container's user. */
   user?: string;
   workdir?: string;
@@ -47,6 +50,11 @@ export interface ExecResult {
   exitCode: number;
   /** What the runtime said when the command could not be started. */
   startError?: string;
+  /**
+   * The user typed the detach keys: the command goes on with its terminal held for it, while this
+   * process still waits for it (on a worker thread); the caller ends the process once it has reported.
+   */
+  detached?: boolean;
 }
 
 // Every signal docker's client proxies (not SIGCHLD, SIGPIPE, SIGURG, SIGSTOP, SIGWINCH).
@@ -56,6 +64,14 @@ const FORWARDED: NodeJS.Signals[] = [
 ];
 // After a terminal command exits, the rest of its output must arrive within this time.
 const OUTPUT_GRACE_MS = 5000;
+// The terminal size of a command started with -d -t: no user terminal gives one.
+const DETACHED_TERMINAL_SIZE = { rows: 24, cols: 80 };
+/**
+ * Holds the terminal of a command nobody is attached to (-d -t, or after the detach keys): reads
+ * and drops its output so that it never blocks on a full terminal, until the command (its pid, $2) has
+ * ended. After an attachment the terminal is non-blocking, so cat returns at once: a short nap.
+ */
+const HOLD_TERMINAL = 'while [ -e "/proc/$2" ]; do cat >/dev/null 2>&1; sleep 0.2; done';
 
 /**
  * Runs a command in a running container with `runc exec`, inside the container's user namespace
@@ -67,8 +83,11 @@ export async function execInContainer(opts: ExecOptions, io: ExecIO): Promise<Ex
   const engine = openEngine(opts);
   const target = await findRunning(engine, opts.container, { globalRuntime: opts.runtime });
   const { store } = engine;
-  const tty = (opts.tty ?? false) && !opts.detach;
-  const size = tty ? userTerminalSize(io.stdout, opts.interactive ? (io.stdin ?? null) : null) : undefined;
+  const tty = opts.tty ?? false;
+  // A wrong key is the user's typo: said before anything runs.
+  const keys = parseDetachKeys(opts.detachKeys ?? DEFAULT_DETACH_KEYS);
+  const detachKeys = tty && opts.interactive && !opts.detach ? keys : undefined;
+  const size = !tty ? undefined : opts.detach ? DETACHED_TERMINAL_SIZE : userTerminalSize(io.stdout, opts.interactive ? (io.stdin ?? null) : null);
   const proc = execProcess(engine, target, opts, tty, size);
 
   const runDir = store.containerRunDir(target.rec.id);
@@ -76,8 +95,9 @@ export async function execInContainer(opts: ExecOptions, io: ExecIO): Promise<Ex
   const files = { process: join(runDir, `${name}.json`), log: join(runDir, `${name}.log`), pid: join(runDir, `${name}.pid`) };
   writeFileSync(files.process, JSON.stringify(proc), { mode: 0o600 });
   const global = ['--root', store.runtimeStateDir(), '--log', files.log, '--log-format', 'json'];
-  const ctx: ExecContext = { target, id: target.rec.id, global, files, io, interactive: opts.interactive ?? false, socketDir: store.socketDir() };
+  const ctx: ExecContext = { target, id: target.rec.id, global, files, io, interactive: opts.interactive ?? false, socketDir: store.socketDir(), detachKeys };
   try {
+    if (opts.detach && tty) return await execDetachedTerminal(ctx);
     if (opts.detach) return await execDetached(ctx);
     if (tty) return await execWithTerminal(ctx);
     return await execPlain(ctx);
@@ -142,6 +162,8 @@ interface ExecContext {
   io: ExecIO;
   interactive: boolean;
   socketDir: string;
+  /** -it: the detach sequence (empty: none). */
+  detachKeys?: Buffer;
 }
 
 /** The error the runtime logged, when it failed to start the command (its log is JSON lines). */
@@ -182,6 +204,71 @@ async function execDetached(ctx: ExecContext): Promise<ExecResult> {
   const child = target.spawn([target.runtime.path, ...ctx.global, 'exec', '--detach', '--process', ctx.files.process, ctx.id], ['ignore', 'ignore', 'ignore']);
   const code = await exitOf(child, target.runtime.path);
   return code === 0 ? { exitCode: 0 } : startFailure(ctx, code);
+}
+
+/**
+ * `exec -d -t`: the command gets a terminal of its own, held by a small shell that drops its
+ * output (docker keeps no output of a detached exec either) until the command ends.
+ */
+async function execDetachedTerminal(ctx: ExecContext): Promise<ExecResult> {
+  const { target } = ctx;
+  const socket = await createConsoleSocket(ctx.socketDir);
+  const argv = [target.runtime.path, ...ctx.global, 'exec', '--detach', '--console-socket', socket.path, '--pid-file', ctx.files.pid, '--process', ctx.files.process, ctx.id];
+  const child = target.spawn(argv, ['ignore', 'ignore', 'pipe']);
+  child.stderr!.resume();
+  const started = exitOf(child, target.runtime.path);
+  const received = await receiveTerminal(socket, started);
+  if (received.failed !== undefined) return startFailure(ctx, received.failed);
+  try {
+    holdTerminal(received.master, ctx.id, await readPid(ctx.files.pid));
+  } finally {
+    closeSync(received.master);
+  }
+  return { exitCode: 0 };
+}
+
+/** Hands a terminal whose command runs on to a process of its own, which ends with the command. */
+function holdTerminal(master: number, containerId: string, pid: number): void {
+  const holder = spawn('/bin/sh', ['-c', HOLD_TERMINAL, 'ctr-exec-terminal', containerId, String(pid)], {
+    stdio: [master, 'ignore', 'ignore'],
+    detached: true,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
+  });
+  holder.on('error', () => {});
+  holder.unref();
+}
+
+/**
+ * The pty master the runtime sends once it has started the command (`exec --detach
+ * --console-socket`); `failed` is the runtime's exit code when it could not start it.
+ */
+async function receiveTerminal(socket: ConsoleSocket, started: Promise<number>): Promise<{ master: number; failed?: undefined } | { failed: number }> {
+  let master: number;
+  try {
+    master = await Promise.race([
+      socket.master,
+      started.then((code) => {
+        if (code !== 0) return -code;
+        // Started: the terminal was sent before the runtime exited.
+        return socket.master;
+      }),
+    ]);
+  } finally {
+    socket.close();
+  }
+  if (master < 0) return { failed: -master };
+  let code: number;
+  try {
+    code = await started;
+  } catch (err) {
+    closeSync(master);
+    throw err;
+  }
+  if (code !== 0) {
+    closeSync(master);
+    return { failed: code };
+  }
+  return { master };
 }
 
 /**
@@ -260,35 +347,15 @@ async function execWithTerminal(ctx: ExecContext): Promise<ExecResult> {
   const child = target.spawn(argv, ['ignore', 'ignore', 'pipe']);
   child.stderr!.resume();
   const started = exitOf(child, target.runtime.path);
-  let master: number;
-  try {
-    master = await Promise.race([
-      socket.master,
-      started.then((code) => {
-        if (code !== 0) return -code;
-        // Started: the terminal was sent before the runtime exited.
-        return socket.master;
-      }),
-    ]);
-  } finally {
-    socket.close();
-  }
-  if (master < 0) return startFailure(ctx, -master);
-  let code: number;
-  try {
-    code = await started;
-  } catch (err) {
-    closeSync(master);
-    throw err;
-  }
-  if (code !== 0) {
-    closeSync(master);
-    return startFailure(ctx, code);
-  }
+  const received = await receiveTerminal(socket, started);
+  if (received.failed !== undefined) return startFailure(ctx, received.failed);
+  const { master } = received;
+  const keys = ctx.detachKeys && ctx.detachKeys.length > 0 ? new DetachKeyFilter(ctx.detachKeys) : undefined;
   const attachment = attachTerminal(master, {
     stdin: ctx.interactive ? (io.stdin ?? null) : null,
     stdout: io.stdout,
     rawInput: ctx.interactive,
+    ...(keys ? { inputFilter: (chunk: Buffer) => keys.push(chunk) } : {}),
   });
   try {
     const pid = await readPid(ctx.files.pid);
@@ -299,7 +366,12 @@ async function execWithTerminal(ctx: ExecContext): Promise<ExecResult> {
     const forward = (sig: NodeJS.Signals) => signalProcess(target, pid, sig);
     for (const sig of FORWARDED) process.on(sig, forward);
     try {
-      const status = await exited;
+      const first = await Promise.race([exited.then((status) => ({ status })), attachment.done.then((end) => ({ end }))]);
+      if ('end' in first && first.end === 'detached') {
+        holdTerminal(master, ctx.id, pid);
+        return { exitCode: 0, detached: true };
+      }
+      const status = 'status' in first ? first.status : await exited;
       const grace = setTimeout(() => attachment.detach(), OUTPUT_GRACE_MS);
       await attachment.done;
       clearTimeout(grace);

@@ -1,6 +1,7 @@
 import { CtrError } from '../errors.js';
 import { cgroupMode } from '../runtime/oci.js';
-import { openEngine, type EngineOptions } from './context.js';
+import type { ContainerRecord } from '../store/containers.js';
+import { openEngine, type Engine, type EngineOptions } from './context.js';
 import { findRunning } from './running.js';
 
 export interface PauseOptions extends EngineOptions {
@@ -42,6 +43,25 @@ export async function unpauseContainer(opts: PauseOptions): Promise<string> {
   });
   await setStatus(engine.store, rec.id, 'running');
   return rec.name;
+}
+
+/**
+ * Thaws a paused container that was just sent a signal that ends it (stop, kill, rm -f), so the
+ * signal is delivered, as docker does; records it as running again. A no-op for one not paused.
+ */
+export async function resumeToDeliver(engine: Engine, c: ContainerRecord, globalRuntime?: string): Promise<void> {
+  if (c.state.status !== 'paused') return;
+  let target: Awaited<ReturnType<typeof findRunning>>;
+  try {
+    target = await findRunning(engine, c.id, { allowPaused: true, globalRuntime });
+  } catch {
+    return; // it has ended meanwhile
+  }
+  if (target.rec.state.status !== 'paused') return;
+  await target.runtimeCall(['resume', c.id]).catch((err: unknown) => {
+    throw new CtrError(`cannot unpause container ${c.name} so that it gets the signal: ${(err as Error).message}; try ctr unpause ${c.name}`);
+  });
+  await setStatus(engine.store, c.id, 'running');
 }
 
 async function setStatus(store: ReturnType<typeof openEngine>['store'], id: string, status: 'paused' | 'running'): Promise<void> {

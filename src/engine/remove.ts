@@ -10,6 +10,7 @@ import { findContainer, isRunning, reconcile } from './containers.js';
 import { openEngine, type Engine, type EngineOptions } from './context.js';
 import type { StoredConfig } from './create.js';
 import { deleteRuntimeState } from './detached.js';
+import { resumeToDeliver } from './pause.js';
 import { runtimeFor } from './start.js';
 import { signalContainer } from './stop.js';
 import { removeContainerVolumes } from './volume.js';
@@ -59,7 +60,8 @@ export async function removeContainer(store: Store, c: ContainerRecord, opts: { 
     return true;
   });
   if (!gone) throw new CtrError(`no such container: ${c.name}`);
-  rmSync(store.containerRunDir(c.id), { recursive: true, force: true });
+  // A foreground ctr or a monitor's exit command may still be writing its last files in there.
+  rmSync(store.containerRunDir(c.id), { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
   // overlay leaves work/work with mode 000; it is ours, and readable it needs no user namespace to go.
   try {
     chmodSync(join(store.containers.path(c.id), 'work', 'work'), 0o700);
@@ -79,6 +81,7 @@ async function killForRemoval(engine: Engine, c: ContainerRecord, runtime?: stri
   });
   if (!isRunning(engine.store, c)) return;
   await signalContainer(engine, c, constants.signals.SIGKILL, runtime).catch(() => {});
+  await resumeToDeliver(engine, c, runtime);
   for (let i = 0; i < 250 && isRunning(engine.store, c); i++) await sleep(Math.min(2 ** i, 20));
 }
 

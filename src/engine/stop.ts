@@ -8,6 +8,7 @@ import { findContainer, isAlive, isRunning, monitorAlive, monitorExit, processSt
 import { openEngine, type Engine, type EngineOptions } from './context.js';
 import type { StoredConfig } from './create.js';
 import { runtimeIn, startDetached } from './detached.js';
+import { resumeToDeliver } from './pause.js';
 import { runtimeFor } from './start.js';
 
 export interface LifecycleOptions extends EngineOptions {
@@ -18,6 +19,8 @@ export interface LifecycleOptions extends EngineOptions {
 export interface StopOptions extends LifecycleOptions {
   /** Seconds between the stop signal and SIGKILL (default: the container's --stop-timeout, else 10). */
   timeout?: number;
+  /** The signal to stop with instead of the container's stop signal (docker's stop --signal). */
+  signal?: string;
 }
 
 export interface KillOptions extends LifecycleOptions {
@@ -38,6 +41,7 @@ const FOREGROUND_RECORD_MS = 3000;
 
 /** `ctr stop`: the container's stop signal, then SIGKILL after the timeout; its restart policy leaves it stopped. */
 export async function stopContainers(opts: StopOptions): Promise<LifecycleResult> {
+  if (opts.signal !== undefined) parseSignal(opts.signal);
   const engine = openEngine(opts);
   return eachContainer(engine, opts.containers, async (c) => stopContainer(engine, c, opts));
 }
@@ -50,13 +54,17 @@ export async function killContainers(opts: KillOptions): Promise<LifecycleResult
     if (!isRunning(engine.store, c)) throw new CtrError(`container ${c.name} is not running`);
     const cfg = c.config as unknown as StoredConfig;
     // As docker: SIGKILL or the stop signal is the user stopping it, which restart policies respect.
-    if (signal === constants.signals.SIGKILL || signal === parseSignal(cfg.stopSignal ?? 'SIGTERM')) await markStopped(engine.store, c);
+    const stopping = signal === constants.signals.SIGKILL || signal === parseSignal(cfg.stopSignal ?? 'SIGTERM');
+    if (stopping) await markStopped(engine.store, c);
     await signalContainer(engine, c, signal, opts.runtime);
+    // Any other signal waits, as in docker, until the user unpauses the container.
+    if (stopping) await resumeToDeliver(engine, c, opts.runtime);
   });
 }
 
 /** `ctr restart`: stop (as `ctr stop`), then start again in the background. */
 export async function restartContainers(opts: StopOptions): Promise<LifecycleResult> {
+  if (opts.signal !== undefined) parseSignal(opts.signal);
   const engine = openEngine(opts);
   return eachContainer(engine, opts.containers, async (c) => {
     await stopContainer(engine, c, opts);
@@ -105,13 +113,17 @@ async function eachContainer(engine: Engine, args: string[], act: (c: ContainerR
   return result;
 }
 
-/** Stops one container; a container that does not run is left as it is (a pending restart is cancelled). */
-export async function stopContainer(engine: Engine, c: ContainerRecord, opts: { timeout?: number; runtime?: string } = {}): Promise<void> {
+/**
+ * Stops one container; a container that does not run is left as it is (a pending restart is
+ * cancelled). A paused one is thawed once signalled, so that it gets the signal.
+ */
+export async function stopContainer(engine: Engine, c: ContainerRecord, opts: { timeout?: number; signal?: string; runtime?: string } = {}): Promise<void> {
   const current = await markStopped(engine.store, c);
   if (!current || !isRunning(engine.store, current)) return;
   const cfg = current.config as unknown as StoredConfig;
   const timeout = opts.timeout ?? cfg.stopTimeout ?? DEFAULT_STOP_TIMEOUT;
-  await signalContainer(engine, current, parseSignal(cfg.stopSignal ?? 'SIGTERM'), opts.runtime);
+  await signalContainer(engine, current, parseSignal(opts.signal ?? cfg.stopSignal ?? 'SIGTERM'), opts.runtime);
+  await resumeToDeliver(engine, current, opts.runtime);
   if (await waitUntilStopped(engine.store, current, timeout * 1000)) return;
   await signalContainer(engine, current, constants.signals.SIGKILL, opts.runtime);
   if (!(await waitUntilStopped(engine.store, current, KILL_WAIT_MS))) throw new CtrError(`container ${c.name} did not stop within ${KILL_WAIT_MS / 1000} seconds of SIGKILL; see ctr inspect ${c.name}`);

@@ -6,7 +6,7 @@ export class KillCommand extends CtrCommand {
   static override usage = Command.Usage({
     category: 'Containers',
     description: 'send a signal to running containers',
-    details: "Sends SIGKILL, or the signal given with `-s` (a name such as HUP or SIGHUP, or a number), to each container's main process, without waiting. SIGKILL and the container's stop signal count as the user stopping it: its restart policy then leaves it stopped. Exits 1 if any container does not run or could not be signalled.",
+    details: "Sends SIGKILL, or the signal given with `-s` (a name such as HUP or SIGHUP, or a number), to each container's main process, without waiting. SIGKILL and the container's stop signal count as the user stopping it: its restart policy then leaves it stopped, and a paused container is unpaused so that they reach it (other signals wait until it is unpaused). Exits 1 if any container does not run or could not be signalled.",
     examples: [
       ['Kill a container', '$0 kill web'],
       ['Ask it to reload its configuration', '$0 kill -s HUP web'],
