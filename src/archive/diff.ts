@@ -70,11 +70,17 @@ function sortedNames(dir: string): string[] {
 /** Writes tar members from files on disk to a sink, with hard links found by inode. */
 export class TreeArchiver {
   private readonly links = new Map<string, string>();
-  private readonly buf = Buffer.allocUnsafe(CHUNK);
+  private readonly buf: Buffer | undefined;
   /** Bytes written so far. */
   size = 0;
 
-  constructor(private readonly sink: TarSink) {}
+  /** ownChunks: every chunk is a new buffer the sink may keep (else one buffer is reused). */
+  constructor(
+    private readonly sink: TarSink,
+    ownChunks = false,
+  ) {
+    if (!ownChunks) this.buf = Buffer.allocUnsafe(CHUNK);
+  }
 
   private emit(chunk: Buffer): void {
     this.size += chunk.length;
@@ -115,9 +121,10 @@ export class TreeArchiver {
     try {
       let left = size;
       while (left > 0) {
-        const n = readSync(fd, this.buf, 0, Math.min(CHUNK, left), null);
+        const buf = this.buf ?? Buffer.allocUnsafe(Math.min(CHUNK, left));
+        const n = readSync(fd, buf, 0, Math.min(CHUNK, left), null);
         if (n === 0) break;
-        this.emit(this.buf.subarray(0, n));
+        this.emit(buf.subarray(0, n));
         left -= n;
       }
       if (left > 0) this.emit(Buffer.alloc(left));
@@ -163,6 +170,8 @@ function isRuntimeMountPoint(rel: string, abs: string, st: Stats, lower: LowerVi
 export interface UpperLayerOptions {
   /** The image's layer directories, top first: to tell the runtime's mount points from changes. */
   lowers: string[];
+  /** The sink keeps chunks (see TreeArchiver). */
+  ownChunks?: boolean;
 }
 
 /**
@@ -172,7 +181,7 @@ export interface UpperLayerOptions {
  * user namespace, so the ids are the container's).
  */
 export function writeUpperLayer(upper: string, sink: TarSink, opts: UpperLayerOptions): number {
-  const tar = new TreeArchiver(sink);
+  const tar = new TreeArchiver(sink, opts.ownChunks);
   const lower = new LowerView(opts.lowers);
   const walk = (dir: string, rel: string): void => {
     for (const name of sortedNames(dir)) {

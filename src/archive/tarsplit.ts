@@ -136,57 +136,115 @@ class Cursor {
   }
 }
 
-const READ_CHUNK = 1 << 20;
-
 /**
- * Rebuilds the exact layer tar from layerDir/diff and layerDir/tar-split, checking its
- * length and sha256 at the end (a changed file makes the stream fail, never lie).
+ * Reads back the exact layer tar from layerDir/diff and layerDir/tar-split into the caller's
+ * buffers, synchronously (no stream machinery per member: a layer has thousands of small ones).
+ * Its length and sha256 are checked at the end: a changed file makes the read fail, never lie.
  */
-export async function* reassembleTar(layerDir: string): AsyncGenerator<Buffer> {
-  const data = zstdDecompressSync(readFileSync(join(layerDir, TAR_SPLIT_FILE)));
-  if (!data.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error(`${join(layerDir, TAR_SPLIT_FILE)} is not a ctr tar-split file`);
-  const cur = new Cursor(data);
-  cur.pos = MAGIC.length;
-  const diffPrefix = Buffer.from(join(layerDir, 'diff') + '/');
-  const hash = createHash('sha256');
-  let total = 0;
-  for (;;) {
+export class TarSplitReader {
+  private readonly data: Buffer;
+  private readonly diffPrefix: Buffer;
+  private readonly hash = createHash('sha256');
+  private pos = MAGIC.length;
+  private total = 0;
+  /** The RAW or INLINE bytes still to give out. */
+  private bytes: Buffer | undefined;
+  private file: { fd: number; left: number; shown: string } | undefined;
+  /** The END record's length and digest, once reached. */
+  private end: { size: number; digest: Buffer } | undefined;
+  private verified = false;
+
+  constructor(private readonly layerDir: string) {
+    const path = join(layerDir, TAR_SPLIT_FILE);
+    this.data = zstdDecompressSync(readFileSync(path));
+    if (!this.data.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error(`${path} is not a ctr tar-split file`);
+    this.diffPrefix = Buffer.from(join(layerDir, 'diff') + '/');
+  }
+
+  /** The files (absolute paths) whose content the tar holds, in order. */
+  files(): Buffer[] {
+    const out: Buffer[] = [];
+    const cur = new Cursor(this.data);
+    cur.pos = MAGIC.length;
+    for (;;) {
+      const kind = cur.byte();
+      if (kind === RAW || kind === INLINE) cur.bytes(cur.varint());
+      else if (kind === FILE) {
+        out.push(Buffer.concat([this.diffPrefix, cur.bytes(cur.varint())]));
+        cur.varint();
+      } else return out;
+    }
+  }
+
+  /** Fills buf from its start; returns the bytes put there, 0 once the tar is complete and verified. */
+  read(buf: Buffer): number {
+    if (this.verified) return 0;
+    let n = 0;
+    try {
+      while (n < buf.length && !this.end) {
+        if (this.bytes) {
+          const k = this.bytes.copy(buf, n);
+          n += k;
+          this.bytes = k === this.bytes.length ? undefined : this.bytes.subarray(k);
+        } else if (this.file) {
+          n += this.readFile(this.file, buf, n);
+        } else {
+          this.next();
+        }
+      }
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+    this.hash.update(buf.subarray(0, n));
+    this.total += n;
+    if (this.end && !this.verified) {
+      if (this.end.size !== this.total || !this.hash.digest().equals(this.end.digest)) {
+        throw new Error(`the layer in ${this.layerDir} no longer matches its digest: its files changed since it was unpacked`);
+      }
+      this.verified = true;
+    }
+    return n;
+  }
+
+  /** Closes the file being read, if any (a reader abandoned midway). */
+  close(): void {
+    if (this.file) closeSync(this.file.fd);
+    this.file = undefined;
+  }
+
+  private readFile(file: { fd: number; left: number; shown: string }, buf: Buffer, at: number): number {
+    const n = readSync(file.fd, buf, at, Math.min(file.left, buf.length - at), null);
+    if (n === 0) throw new Error(`the layer file ${file.shown} changed since it was unpacked (shorter)`);
+    file.left -= n;
+    if (file.left === 0) this.close();
+    return n;
+  }
+
+  private next(): void {
+    const cur = new Cursor(this.data);
+    cur.pos = this.pos;
     const kind = cur.byte();
     if (kind === RAW || kind === INLINE) {
       const bytes = cur.bytes(cur.varint());
-      hash.update(bytes);
-      total += bytes.length;
-      if (bytes.length > 0) yield bytes;
+      if (bytes.length > 0) this.bytes = bytes;
     } else if (kind === FILE) {
       const pathBytes = cur.bytes(cur.varint());
       const size = cur.varint();
       const shown = pathBytes.toString('utf8');
-      const fd = openSync(Buffer.concat([diffPrefix, pathBytes]), constants.O_RDONLY | constants.O_NOFOLLOW);
-      try {
-        if (fstatSync(fd).size !== size) throw new Error(`the layer file ${shown} changed since it was unpacked (size differs)`);
-        let left = size;
-        while (left > 0) {
-          const chunk = Buffer.allocUnsafe(Math.min(left, READ_CHUNK));
-          const n = readSync(fd, chunk, 0, chunk.length, null);
-          if (n === 0) throw new Error(`the layer file ${shown} changed since it was unpacked (shorter)`);
-          const part = n === chunk.length ? chunk : chunk.subarray(0, n);
-          hash.update(part);
-          total += n;
-          left -= n;
-          yield part;
-        }
-      } finally {
-        closeSync(fd);
+      const fd = openSync(Buffer.concat([this.diffPrefix, pathBytes]), constants.O_RDONLY | constants.O_NOFOLLOW);
+      this.file = { fd, left: size, shown };
+      if (fstatSync(fd).size !== size) {
+        this.close();
+        throw new Error(`the layer file ${shown} changed since it was unpacked (size differs)`);
       }
+      if (size === 0) this.close();
     } else if (kind === END) {
       const size = cur.varint();
-      const digest = cur.bytes(32);
-      if (size !== total || !hash.digest().equals(digest)) {
-        throw new Error(`the layer in ${layerDir} no longer matches its digest: its files changed since it was unpacked`);
-      }
-      return;
+      this.end = { size, digest: cur.bytes(32) };
     } else {
-      throw new Error(`tar-split in ${layerDir} has an unknown record type ${kind}`);
+      throw new Error(`tar-split in ${this.layerDir} has an unknown record type ${kind}`);
     }
+    this.pos = cur.pos;
   }
 }

@@ -5,6 +5,7 @@ import { pipeline as streamPipeline, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { LayerApplier, type Ownership } from './apply.js';
+import { writeUpperLayer } from './diff.js';
 import { TarParser } from './tar.js';
 import { TAR_SPLIT_FILE, TarSplitRecorder } from './tarsplit.js';
 
@@ -104,22 +105,70 @@ export function describeDecompressError(err: unknown, compression: Compression):
   return err;
 }
 
+/**
+ * A layer tar, given chunk by chunk, unpacked into dest/diff with its tar-split. Files are
+ * created with their final permission bits, which a umask would change: the umask is 0 until
+ * finish() or abort(), which also wait for the file queue's threads.
+ */
+class LayerTarApplier {
+  private readonly split = new TarSplitRecorder();
+  private readonly applier: LayerApplier;
+  private readonly parser: TarParser;
+  private readonly hash = createHash('sha256');
+  private readonly umask: number;
+  private size = 0;
+
+  constructor(private readonly opts: UnpackLayerOptions) {
+    const root = join(opts.dest, 'diff');
+    mkdirSync(root, 0o755);
+    this.applier = new LayerApplier({ ...opts, root }, this.split);
+    this.parser = new TarParser(this.applier);
+    this.umask = process.umask(0);
+  }
+
+  /** The chunk is kept (the applier holds pieces of files): never reuse it. */
+  write(chunk: Buffer): void {
+    if (!this.opts.expectedDiffId) this.hash.update(chunk);
+    this.size += chunk.length;
+    this.parser.write(chunk);
+  }
+
+  /** No more input for now: the file queue's threads get to work meanwhile. */
+  idle(): void {
+    this.applier.idle();
+  }
+
+  finish(): UnpackLayerResult {
+    let notices: string[];
+    try {
+      this.parser.end();
+      notices = this.applier.finish();
+    } catch (err) {
+      this.abort();
+      throw err;
+    }
+    process.umask(this.umask);
+    const digest = this.opts.expectedDiffId ? Buffer.from(this.opts.expectedDiffId.replace(/^sha256:/, ''), 'hex') : this.hash.digest();
+    // No syncfs of the layer's files (a third of a pull's time): like podman and containerd, the
+    // store survives a killed ctr through rename-into-place; the tar-split itself is fsynced.
+    writeDurable(join(this.opts.dest, TAR_SPLIT_FILE), this.split.serialize(this.size, digest));
+    return { diffId: `sha256:${digest.toString('hex')}`, size: this.size, notices };
+  }
+
+  abort(): void {
+    this.applier.abort();
+    process.umask(this.umask);
+  }
+}
+
 /** Reads a (compressed) layer from input and unpacks it into dest; the caller removes dest on failure. */
 export async function unpackLayer(input: Readable, opts: UnpackLayerOptions): Promise<UnpackLayerResult> {
-  const root = join(opts.dest, 'diff');
   const { tar, compression } = await openDecompressed(input, opts.mediaType);
-  mkdirSync(root, 0o755);
-  const split = new TarSplitRecorder();
-  const applier = new LayerApplier({ ...opts, root }, split);
-  const parser = new TarParser(applier);
-  const hash = createHash('sha256');
-  let size = 0;
+  const layer = new LayerTarApplier(opts);
   const consume = (chunk: Buffer, done: (err?: Error) => void) => {
     try {
-      if (!opts.expectedDiffId) hash.update(chunk);
-      size += chunk.length;
-      parser.write(chunk);
-      applier.idle();
+      layer.write(chunk);
+      layer.idle();
       done();
     } catch (err) {
       done(err as Error);
@@ -132,34 +181,29 @@ export async function unpackLayer(input: Readable, opts: UnpackLayerOptions): Pr
       if (compression !== 'none') setImmediate(consume, chunk, done);
       else consume(chunk, done);
     },
-    final(done) {
-      try {
-        parser.end();
-        done();
-      } catch (err) {
-        done(err as Error);
-      }
-    },
   });
-  // Files are created with their final permission bits, which a umask would change; the file
-  // queue's threads create files until finish() or abort() returns.
-  const umask = process.umask(0);
-  let notices: string[];
   try {
     await pipeline(tar, sink);
-    notices = applier.finish();
   } catch (err) {
-    applier.abort();
+    layer.abort();
     throw describeDecompressError(err, compression);
-  } finally {
-    process.umask(umask);
   }
+  return layer.finish();
+}
 
-  const digest = opts.expectedDiffId ? Buffer.from(opts.expectedDiffId.replace(/^sha256:/, ''), 'hex') : hash.digest();
-  // No syncfs of the layer's files (a third of a pull's time): like podman and containerd, the
-  // store survives a killed ctr through rename-into-place; the tar-split itself is fsynced.
-  writeDurable(join(opts.dest, TAR_SPLIT_FILE), split.serialize(size, digest));
-  return { diffId: `sha256:${digest.toString('hex')}`, size, notices };
+/**
+ * The layer of a container's changes, read from its overlay upper directory and unpacked into
+ * dest in one go: the tar goes from the reading straight into the applier, through no pipe.
+ */
+export function unpackUpperLayer(source: { upper: string; lowers: string[] }, opts: UnpackLayerOptions): UnpackLayerResult {
+  const layer = new LayerTarApplier(opts);
+  try {
+    writeUpperLayer(source.upper, (chunk) => layer.write(chunk), { lowers: source.lowers, ownChunks: true });
+  } catch (err) {
+    layer.abort();
+    throw err;
+  }
+  return layer.finish();
 }
 
 function writeDurable(path: string, data: Buffer): void {

@@ -10,9 +10,9 @@ import { lastRuntimeError } from '../runtime/oci.js';
 import { spawnInUserNamespace } from '../runtime/userns.js';
 import type { ContainerRecord } from '../store/containers.js';
 import { openEngine, type Engine, type EngineOptions } from './context.js';
-import { isAlive, reconcile, resolveContainer } from './containers.js';
+import { containerConfig, isAlive, reconcile, resolveContainer, splitCommand } from './containers.js';
 import type { StoredConfig } from './create.js';
-import { containerFiles, readContainerFiles } from './diff.js';
+import { containerFiles } from './diff.js';
 import { addLocalImage, ingestLayer } from './ingest.js';
 import { runtimeFor } from './start.js';
 
@@ -64,15 +64,19 @@ function upperIsEmpty(upper: string): boolean {
   }
 }
 
-/** The config of the committed image: the container's image, its changes, one more layer and history entry. */
+/**
+ * The config of the committed image: the container's config (its image's with the run's options
+ * on top, as docker copies it), the --change instructions over that, one more layer and history entry.
+ */
 export function commitConfig(base: ImageConfig, rec: ContainerRecord, diffId: string, opts: { changes: ReturnType<typeof parseChanges>; message?: string; author?: string; now: string }): ImageConfig {
   const { author: _oldAuthor, container_config: _legacy, ...rest } = base as ImageConfig & { container_config?: unknown };
   // History lines up with the layers: an image without history gets a blank entry per layer.
   const history: HistoryEntry[] = base.history?.length ? [...base.history] : base.rootfs.diff_ids.map(() => ({ created_by: '' }));
-  const command = ((rec.config as unknown as StoredConfig).command ?? []).join(' ');
+  const own = containerConfig(base.config, rec);
   history.push({
     created: opts.now,
-    created_by: command,
+    // docker's: the container's command, without its entrypoint.
+    created_by: splitCommand(base.config, rec.config as Partial<StoredConfig>).cmd.join(' '),
     ...(opts.author ? { author: opts.author } : {}),
     ...(opts.message ? { comment: opts.message } : {}),
   });
@@ -81,7 +85,7 @@ export function commitConfig(base: ImageConfig, rec: ContainerRecord, diffId: st
     created: opts.now,
     ...(opts.author ? { author: opts.author } : {}),
     container: rec.id,
-    config: applyChanges(base.config, opts.changes),
+    config: applyChanges(own, opts.changes),
     rootfs: { type: 'layers', diff_ids: [...base.rootfs.diff_ids, diffId] },
     history,
   };
@@ -114,12 +118,11 @@ export async function commitContainer(opts: CommitOptions, io: CommitIO): Promis
   let diffId: string;
   try {
     const empty = upperIsEmpty(files.upper);
-    const layer = empty ? Readable.from([END_OF_ARCHIVE]) : readContainerFiles(engine, files, 'layer', `the changes of container ${rec.name}`);
+    // The unpack worker reads the upper directory itself: no tar piped between processes.
+    const layer = empty ? Readable.from([END_OF_ARCHIVE]) : files;
     const ingested = await ingestLayer(engine, layer, {
       mediaType: MediaType.OciLayer,
       name: `of the changes of container ${rec.name}`,
-      // This process relays the tar from the reading worker: the hashing belongs on another core.
-      hashInWorker: true,
       diffId: empty ? EMPTY_LAYER_DIFF_ID : undefined,
     });
     diffId = ingested.diffId;

@@ -35,7 +35,7 @@ function lastLine(text: string): string {
 export function readContainerFiles(
   engine: Engine,
   files: ContainerFiles,
-  action: 'layer' | 'changes' | 'export',
+  action: 'changes' | 'export',
   what: string,
   extra: string[] = [],
 ): Readable {

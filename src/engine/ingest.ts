@@ -6,7 +6,7 @@ import type { LayerRecord } from '../store/layers.js';
 import type { Store } from '../store/store.js';
 import type { Engine } from './context.js';
 import { addImage } from './pull.js';
-import { startUnpack } from './unpack.js';
+import { startUnpack, unpackUpper } from './unpack.js';
 
 export interface IngestLayerOptions {
   /** The stream's media type (gzip, zstd or plain tar; the magic bytes decide in the end). */
@@ -28,25 +28,36 @@ export interface IngestedLayer {
   size: number;
 }
 
+/** A container's overlay upper directory and its image's layer directories (top first): its changes are the layer. */
+export interface UpperDirectory {
+  upper: string;
+  lowers: string[];
+}
+
 /**
- * Stores a layer tar read from a stream (an archive member, a commit, an import): unpacked once
- * under its diff_id with the tar-split that rebuilds it, like a pulled layer. A layer the store
- * already has is not unpacked again; an interrupted ingest leaves nothing behind.
+ * Stores a layer tar read from a stream (an archive member, an import) or the changes in an
+ * upper directory (a commit: read and unpacked by one worker, no tar between processes):
+ * unpacked once under its diff_id with the tar-split that rebuilds it, like a pulled layer. A
+ * layer the store already has is not unpacked again; an interrupted ingest leaves nothing behind.
  */
-export async function ingestLayer(engine: Engine, input: Readable, opts: IngestLayerOptions): Promise<IngestedLayer> {
+export async function ingestLayer(engine: Engine, input: Readable | UpperDirectory, opts: IngestLayerOptions): Promise<IngestedLayer> {
   const { layers } = engine.store;
   const lock = opts.diffId ? await layers.lockLayer(opts.diffId) : undefined;
   try {
     const present = opts.diffId ? layers.get(opts.diffId) : undefined;
     if (present) {
-      input.destroy();
+      if (isStream(input)) input.destroy();
       if (opts.compressed) layers.noteCompressed(present.diffId, opts.compressed);
       return { diffId: present.diffId, size: present.size };
     }
     const ingest = await layers.begin(opts.diffId);
-    const unpack = startUnpack({ dest: ingest.dir, mapping: engine.mapping, mediaType: opts.mediaType, name: opts.name, diffId: opts.diffId, decompressInWorker: opts.hashInWorker });
+    const stream = isStream(input) ? input : undefined;
+    const fed = stream
+      ? startUnpack({ dest: ingest.dir, mapping: engine.mapping, mediaType: opts.mediaType, name: opts.name, diffId: opts.diffId, decompressInWorker: opts.hashInWorker })
+      : undefined;
+    const unpack = fed ?? unpackUpper({ dest: ingest.dir, mapping: engine.mapping, name: opts.name, upper: (input as UpperDirectory).upper, lowers: (input as UpperDirectory).lowers });
     try {
-      await pipeline(input, unpack.input);
+      if (stream && fed) await pipeline(stream, fed.input);
       const result = await unpack.done;
       if (opts.diffId && result.diffId !== opts.diffId) {
         throw new CtrError(`layer ${opts.name} unpacks to content ${result.diffId}, but the image config says ${opts.diffId}; the image is corrupt`);
@@ -64,6 +75,10 @@ export async function ingestLayer(engine: Engine, input: Readable, opts: IngestL
   } finally {
     lock?.release();
   }
+}
+
+function isStream(input: Readable | UpperDirectory): input is Readable {
+  return typeof (input as Readable).pipe === 'function';
 }
 
 export interface LocalImage {

@@ -135,6 +135,7 @@ export async function pullInto(engine: Engine, opts: PullOptions): Promise<PullR
 
   opts.progress?.resolved?.(name, manifestDigest, manifest.layers);
   const missing = new Set(diffIds.filter((d) => !store.layers.has(d))).size;
+  warmUnpackWorker(engine.mapping, Math.min(missing, PARALLEL_LAYERS));
   // Largest first: the big layers set the pace, the small ones fill the gaps they leave.
   const order = manifest.layers.map((_, i) => i).sort((a, b) => manifest.layers[b]!.size - manifest.layers[a]!.size);
   await runLimited(

@@ -134,7 +134,7 @@ function ociMembers(images: SelectedImage[]): Member[] {
   return [{ name: OCI_LAYOUT_FILE, content: ociLayoutJson() }, { name: OCI_INDEX_FILE, content: ociIndexJson(manifests) }, ...blobs.values()];
 }
 
-/** Starts reading layer n+1 while layer n is written: rootless, each read starts a worker in the user namespace. */
+/** Starts reading layer n+1 while layer n is written: rootless, a layer with files only its owners can read starts a worker. */
 function layerReader(engine: Engine, members: Member[]): { read(m: Member): Readable; close(): void } {
   const layers = members.filter((m) => !Buffer.isBuffer(m.content));
   const open = new Map<Member, Readable>();

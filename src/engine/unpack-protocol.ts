@@ -3,7 +3,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 /**
  * How a parent talks to a long-lived `ctr __unpack` worker: one layer after another on its
  * stdin, as frames of [type byte][uint32 length][payload]. J starts a job (JSON UnpackJob),
- * D carries uncompressed tar bytes, E ends the job. The worker answers each job with one JSON
+ * D carries uncompressed tar bytes, E ends the job (a job with `upper` has neither: the worker
+ * reads that directory itself). The worker answers each job with one JSON
  * line (UnpackReply) on stdout, and exits at the end of its stdin or after a failed job.
  */
 export const FrameType = { Job: 0x4a, Data: 0x44, End: 0x45 } as const;
@@ -11,6 +12,8 @@ export const FrameType = { Job: 0x4a, Data: 0x44, End: 0x45 } as const;
 export interface UnpackJob {
   dest: string;
   expectedDiffId?: string;
+  /** The layer is the changes in this overlay upper directory (a commit); lowers: the image's layers, top first. */
+  upper?: { dir: string; lowers: string[] };
 }
 
 export type UnpackReply = { ok: true; diffId: string; size: number; notices: string[] } | { ok: false; error: string };

@@ -1,10 +1,11 @@
+import { accessSync, constants } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { PassThrough, Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeDecompressError, openDecompressed, type Compression } from '../archive/unpack.js';
-import { reassembleTar } from '../archive/tarsplit.js';
+import { TarSplitReader } from '../archive/tarsplit.js';
 import { CtrError, errorMessage } from '../errors.js';
 import { detectIdMapping, maxContainerId, type IdMapping } from '../runtime/idmap.js';
 import { selfCommand } from '../runtime/self.js';
@@ -134,14 +135,16 @@ function acquireWorker(mapping: IdMapping): Worker {
 }
 
 /**
- * Starts a worker ahead of need (a pull calls this before it asks the registry anything):
- * its Node start-up then overlaps the round trips instead of delaying the first layer.
+ * Starts workers ahead of need, until `count` are idle (a pull calls this before it asks the
+ * registry anything, and again once it knows how many layers it will unpack at once): their
+ * Node start-up then overlaps the round trips instead of delaying the layers.
  */
-export function warmUnpackWorker(mapping: IdMapping): void {
-  if (pool.some((x) => !x.busy && !x.dead && x.mapping === mapping)) return;
-  const w = spawnWorker(mapping);
-  pool.push(w);
-  setRef(w, false);
+export function warmUnpackWorker(mapping: IdMapping, count = 1): void {
+  for (let idle = pool.filter((x) => !x.busy && !x.dead && x.mapping === mapping).length; idle < count; idle++) {
+    const w = spawnWorker(mapping);
+    pool.push(w);
+    setRef(w, false);
+  }
 }
 
 function releaseWorker(w: Worker): void {
@@ -149,14 +152,9 @@ function releaseWorker(w: Worker): void {
   if (!w.dead) setRef(w, false);
 }
 
-/**
- * Unpacks one layer in a worker process (`ctr __unpack`): inside the user namespace when
- * rootless, a plain child as root. This process decompresses and hashes; the worker, whose
- * single thread is the bottleneck of a pull, only parses the tar and writes files.
- */
-export function startUnpack(req: UnpackRequest): LayerUnpack {
+/** The reply to the job a worker was just given, as the caller sees it; stop() kills the worker. */
+function awaitJob(w: Worker, req: { name?: string }): { done: Promise<UnpackResult>; stop(reason: CtrError): void; what: string } {
   const what = req.name ? `layer ${req.name}` : 'the layer';
-  const w = acquireWorker(req.mapping);
   let aborted: CtrError | undefined;
   const reply = new Promise<UnpackReply | Error>((resolve) => {
     w.waiter = resolve;
@@ -175,7 +173,33 @@ export function startUnpack(req: UnpackRequest): LayerUnpack {
     w.dead = true;
     w.child.kill('SIGKILL');
   };
+  return { done, stop, what };
+}
 
+/**
+ * Stores the changes in an overlay upper directory (a container's) as a layer: the worker reads
+ * the directory itself, inside the user namespace, and unpacks what it reads, with no tar in
+ * between processes. lowers: the image's layer directories, top first.
+ */
+export function unpackUpper(req: Omit<UnpackRequest, 'mediaType' | 'diffId' | 'decompressInWorker'> & { upper: string; lowers: string[] }): {
+  done: Promise<UnpackResult>;
+  abort(): void;
+} {
+  const w = acquireWorker(req.mapping);
+  const { done, stop, what } = awaitJob(w, req);
+  const job: UnpackJob = { dest: req.dest, upper: { dir: req.upper, lowers: req.lowers } };
+  w.child.stdin!.write(frame(FrameType.Job, Buffer.from(JSON.stringify(job))));
+  return { done, abort: () => stop(new CtrError(`unpacking ${what} was aborted`)) };
+}
+
+/**
+ * Unpacks one layer in a worker process (`ctr __unpack`): inside the user namespace when
+ * rootless, a plain child as root. This process decompresses and hashes; the worker, whose
+ * single thread is the bottleneck of a pull, only parses the tar and writes files.
+ */
+export function startUnpack(req: UnpackRequest): LayerUnpack {
+  const w = acquireWorker(req.mapping);
+  const { done, stop, what } = awaitJob(w, req);
   const input = new PassThrough({ highWaterMark: 1 << 20 });
   // A failure after the writer finished (a short blob that is not a layer) is reported by done.
   input.on('error', () => {});
@@ -249,13 +273,54 @@ export async function removeTree(path: string, mapping: IdMapping): Promise<void
   if (code !== 0) throw new CtrError(`cannot remove ${path} inside the user namespace: ${Buffer.concat(stderr).toString().trim() || `rm exited with ${code}`}`);
 }
 
+const READ_CHUNK = 1 << 20;
+
+/** A reader's tar as a stream of 1 MiB chunks, one at a time (a deeper buffer would be concatenated on read). */
+function readerStream(open: () => TarSplitReader): Readable {
+  let reader: TarSplitReader | undefined;
+  return new Readable({
+    highWaterMark: 0,
+    read() {
+      try {
+        reader ??= open();
+        const buf = Buffer.allocUnsafe(READ_CHUNK);
+        const n = reader.read(buf);
+        this.push(n === 0 ? null : buf.subarray(0, n));
+      } catch (err) {
+        this.destroy(err as Error);
+      }
+    },
+    destroy(err, cb) {
+      reader?.close();
+      cb(err);
+    },
+  });
+}
+
+/** The layer's reader when this process may open every file the tar needs, else undefined. */
+function readableHere(layerDir: string): TarSplitReader | undefined {
+  try {
+    const reader = new TarSplitReader(layerDir);
+    for (const file of reader.files()) accessSync(file, constants.R_OK);
+    return reader;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * The exact uncompressed layer tar, rebuilt from layerDir/diff and layerDir/tar-split.
- * Rootless, files may be unreadable to the user's own uid (mode 0600 owned by a subuid),
- * so the reading happens in a worker (`ctr __reassemble`) inside the user namespace.
+ * The exact uncompressed layer tar, rebuilt from layerDir/diff and layerDir/tar-split. Rootless,
+ * files may be unreadable to the user's own uid (mode 0600 owned by a subuid): then a worker
+ * (`ctr __reassemble`) reads them inside the user namespace. Usually every file is readable (the
+ * container's root is the user) and this process reads them itself: no Node start-up, no pipe.
  */
 export function reassembleLayer(layerDir: string, mapping: IdMapping = detectIdMapping()): Readable {
-  if (mapping.mode === 'root') return Readable.from(reassembleTar(layerDir), { objectMode: false });
+  if (mapping.mode === 'root') return readerStream(() => new TarSplitReader(layerDir));
+  const here = readableHere(layerDir);
+  return here ? readerStream(() => here) : reassembleInWorker(layerDir, mapping);
+}
+
+function reassembleInWorker(layerDir: string, mapping: IdMapping): Readable {
   const child = spawnInUserNamespace(mapping, [...selfCommand(), '__reassemble', layerDir], {
     selfWaits: true,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,13 +1,13 @@
 import { Option, UsageError } from 'clipanion';
 import { execFileSync } from 'node:child_process';
 import { writeSync } from 'node:fs';
-import { listChanges, writeTree, writeUpperLayer } from '../../archive/diff.js';
+import { listChanges, writeTree } from '../../archive/diff.js';
 import { errorMessage } from '../../errors.js';
 import { awaitUserNamespaceGo } from '../../runtime/userns.js';
 import { CtrCommand } from '../command.js';
 
 /** write(2) until every byte is out; a non-blocking pipe that is full is waited on. */
-function writeAll(fd: number, chunk: Buffer): void {
+export function writeAll(fd: number, chunk: Buffer): void {
   let off = 0;
   while (off < chunk.length) {
     try {
@@ -21,8 +21,7 @@ function writeAll(fd: number, chunk: Buffer): void {
 
 /**
  * Worker: reads a container's files where they can be read with their owners (rootless: inside
- * the user namespace) and writes to stdout: `layer` the tar of its upper directory, `changes`
- * its changes as JSON lines, `export` the tar of its whole file system (the overlay mounted
+ * the user namespace) and writes to stdout: `changes` its changes as JSON lines, `export` the tar of its whole file system (the overlay mounted
  * read-only on --mount, in the private mount namespace it was started in). Errors on stderr, exit 1.
  */
 export class DiffTarWorkerCommand extends CtrCommand {
@@ -39,9 +38,6 @@ export class DiffTarWorkerCommand extends CtrCommand {
       awaitUserNamespaceGo();
       const out = (chunk: Buffer) => writeAll(1, chunk);
       switch (this.action) {
-        case 'layer':
-          writeUpperLayer(this.upper, out, { lowers: this.lowers });
-          break;
         case 'changes':
           for (const c of listChanges(this.upper, this.lowers)) out(Buffer.from(`${JSON.stringify(c)}\n`));
           break;
@@ -54,7 +50,7 @@ export class DiffTarWorkerCommand extends CtrCommand {
           break;
         }
         default:
-          throw new UsageError(`unknown action ${this.action}: use layer, changes or export`);
+          throw new UsageError(`unknown action ${this.action}: use changes or export`);
       }
       return 0;
     } catch (err) {

@@ -1,10 +1,11 @@
 import { Option } from 'clipanion';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { reassembleTar } from '../../archive/tarsplit.js';
+import { TarSplitReader } from '../../archive/tarsplit.js';
 import { errorMessage } from '../../errors.js';
 import { awaitUserNamespaceGo } from '../../runtime/userns.js';
 import { CtrCommand } from '../command.js';
+import { writeAll } from './layer-tar.js';
+
+const CHUNK = 1 << 20;
 
 /** Worker: writes the exact layer tar of LAYER_DIR (diff/ + tar-split) to stdout; errors on stderr, exit 1. */
 export class ReassembleWorkerCommand extends CtrCommand {
@@ -15,7 +16,9 @@ export class ReassembleWorkerCommand extends CtrCommand {
   async execute(): Promise<number> {
     try {
       awaitUserNamespaceGo();
-      await pipeline(Readable.from(reassembleTar(this.layerDir)), process.stdout);
+      const reader = new TarSplitReader(this.layerDir);
+      const buf = Buffer.allocUnsafe(CHUNK);
+      for (let n = reader.read(buf); n > 0; n = reader.read(buf)) writeAll(1, buf.subarray(0, n));
       return 0;
     } catch (err) {
       this.context.stderr.write(`${errorMessage(err)}\n`);

@@ -2,7 +2,7 @@ import { Option } from 'clipanion';
 import { writeSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import type { Ownership } from '../../archive/apply.js';
-import { unpackLayer } from '../../archive/unpack.js';
+import { unpackLayer, unpackUpperLayer, type UnpackLayerOptions, type UnpackLayerResult } from '../../archive/unpack.js';
 import { FrameReader, type UnpackReply } from '../../engine/unpack-protocol.js';
 import { errorMessage } from '../../errors.js';
 import { awaitUserNamespaceGo } from '../../runtime/userns.js';
@@ -36,10 +36,7 @@ export class UnpackWorkerCommand extends CtrCommand {
     let failed = false;
     const reader = new FrameReader({
       job: (job) => {
-        const input = new PassThrough({ highWaterMark: 4 << 20 });
-        input.on('drain', () => stdin.resume());
-        current = input;
-        running = unpackLayer(input, {
+        const opts: UnpackLayerOptions = {
           dest: job.dest,
           expectedDiffId: job.expectedDiffId,
           ownership: this.ownership as Ownership,
@@ -47,7 +44,19 @@ export class UnpackWorkerCommand extends CtrCommand {
           maxGid: Number(this.maxGid),
           opaqueXattr: this.opaqueXattr,
           user: this.user,
-        }).then(
+        };
+        let work: Promise<UnpackLayerResult>;
+        if (job.upper) {
+          const upper = job.upper;
+          current = undefined;
+          work = Promise.resolve().then(() => unpackUpperLayer({ upper: upper.dir, lowers: upper.lowers }, opts));
+        } else {
+          const input = new PassThrough({ highWaterMark: 4 << 20 });
+          input.on('drain', () => stdin.resume());
+          current = input;
+          work = unpackLayer(input, opts);
+        }
+        running = work.then(
           (result) => {
             answer({ ok: true, ...result });
           },
