@@ -6,6 +6,7 @@ import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, statSync,
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { clipanionPatch } from './scripts/clipanion-patch.mjs';
 import { writeManPages } from './scripts/man.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -35,6 +36,27 @@ async function buildAddon() {
     '-o', addon, join(here, 'src/native/ctr_native.c'), join(here, 'src/native/console.c')]);
 }
 
+/**
+ * node:crypto takes ~3 ms to load, and most commands never hash or draw random bytes (ps, images,
+ * inspect, --help): the bundle gets it through stand-in functions that load it on their first call.
+ * Only functions stand in: importing a class or constant from node:crypto fails the build here.
+ */
+const lazyCrypto = {
+  name: 'lazy-crypto',
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?crypto$/ }, () => ({ path: 'node:crypto', namespace: 'ctr-lazy-builtin' }));
+    build.onLoad({ filter: /.*/, namespace: 'ctr-lazy-builtin' }, async () => {
+      const crypto = await import('node:crypto');
+      const names = Object.keys(crypto).filter((name) => /^[a-z]/.test(name) && typeof crypto[name] === 'function');
+      const contents = [
+        "const load = () => process.getBuiltinModule('node:crypto');",
+        ...names.map((name) => `export function ${name}(...args) { return load().${name}(...args); }`),
+      ].join('\n');
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
 async function bundle() {
   await build({
     entryPoints: [join(here, 'src/main.ts')],
@@ -48,6 +70,7 @@ async function bundle() {
     legalComments: 'none',
     define: { CTR_VERSION: JSON.stringify(pkg.version), CTR_BUNDLED: 'true' },
     logLevel: 'warning',
+    plugins: [clipanionPatch, lazyCrypto],
   });
 }
 

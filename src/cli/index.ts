@@ -3,20 +3,9 @@ import { CtrError } from '../errors.js';
 import type { GlobalArgs } from '../main.js';
 import { version } from '../version.js';
 import type { CtrContext } from './command.js';
-import { commands } from './commands.js';
+import { allCommands, candidateCommands } from './commands.js';
 
-/**
- * Only the commands whose path starts with the words given: building clipanion's parser for
- * every command costs tens of milliseconds on each `ctr run`. Anything else gets them all.
- */
-function candidates(argv: string[]): CommandClass<CtrContext>[] {
-  const [first, second] = argv;
-  if (!first || first.startsWith('-')) return commands;
-  const hits = commands.filter((c) => (c.paths ?? []).some((p) => p[0] === first && (p.length === 1 || p[1] === second)));
-  return hits.length > 0 ? hits : commands;
-}
-
-export function makeCli(list: CommandClass<CtrContext>[] = commands): Cli<CtrContext> {
+export function makeCli(list: CommandClass<CtrContext>[]): Cli<CtrContext> {
   const cli = new Cli<CtrContext>({
     binaryLabel: 'ctr',
     binaryName: 'ctr',
@@ -31,12 +20,21 @@ export function makeCli(list: CommandClass<CtrContext>[] = commands): Cli<CtrCon
 
 /** Parses, runs one command, maps errors to docker's exit codes (125 for ctr's own). */
 export async function runCli(argv: string[], globals: GlobalArgs): Promise<number> {
-  let cli = makeCli(candidates(argv));
+  let cli = makeCli(await candidateCommands(argv));
+  // Getters: opening standard input costs milliseconds, and most commands never read it.
   const context: CtrContext = {
-    stdin: process.stdin,
-    stdout: process.stdout,
-    stderr: process.stderr,
-    colorDepth: process.stdout.isTTY && !process.env.NO_COLOR ? process.stdout.getColorDepth() : 1,
+    get stdin() {
+      return process.stdin;
+    },
+    get stdout() {
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
+    get colorDepth() {
+      return process.stdout.isTTY && !process.env.NO_COLOR ? process.stdout.getColorDepth() : 1;
+    },
     env: process.env,
     globals,
   };
@@ -44,9 +42,9 @@ export async function runCli(argv: string[], globals: GlobalArgs): Promise<numbe
   try {
     command = cli.process(argv, context);
   } catch {
-    // Parse again with every command, for clipanion's full message and suggestions.
-    cli = makeCli();
     try {
+      // Parse again with every command, for clipanion's full message and suggestions.
+      cli = makeCli(await allCommands());
       command = cli.process(argv, context);
     } catch (err) {
       process.stderr.write(cli.error(err, { colored: false }));

@@ -73,8 +73,8 @@ export class ReferenceCommand extends CtrCommand {
 
   async execute(): Promise<number> {
     // Imported here: the list of commands includes this one.
-    const { commands } = await import('../commands.js');
-    const reference = { version, commands: commandReference(commands as CommandClass<BaseContext>[]) };
+    const { allCommands } = await import('../commands.js');
+    const reference = { version, commands: commandReference((await allCommands()) as CommandClass<BaseContext>[]) };
     this.context.stdout.write(`${JSON.stringify(reference, null, 2)}\n`);
     return 0;
   }

@@ -26,8 +26,8 @@ export class CompletionCommand extends CtrCommand {
       throw new UsageError(`ctr cannot complete for the shell "${this.shell}": choose one of ${SHELLS.join(', ')}.`);
     }
     // Imported here: the list of commands includes this one.
-    const { commands } = await import('../commands.js');
-    const reference = commandReference(commands as CommandClass<BaseContext>[]);
+    const { allCommands } = await import('../commands.js');
+    const reference = commandReference((await allCommands()) as CommandClass<BaseContext>[]);
     const render = { bash: bashCompletion, zsh: zshCompletion, fish: fishCompletion }[this.shell as Shell];
     this.context.stdout.write(render(reference));
     return 0;
