@@ -19,50 +19,18 @@ loopsize=${BENCH_LOOPFS-4G}
 n=20
 many=50
 
-[ "$(id -u)" = 0 ] || { echo "lifecycle.sh: run as root (sudo bench/lifecycle.sh); the containers themselves run as $user" >&2; exit 1; }
-[ -x "$ctr" ] || { echo "lifecycle.sh: $ctr is missing; run npm run build" >&2; exit 1; }
-for tool in hyperfine podman skopeo runc conmon docker-registry runuser jq busybox; do
-  command -v "$tool" > /dev/null || { echo "lifecycle.sh: $tool not found; install it with apt-get" >&2; exit 1; }
-done
-id "$user" > /dev/null 2>&1 || useradd --create-home --shell /bin/sh "$user"
-home=$(getent passwd "$user" | cut -d: -f6)
-
 . "$here/bench/workspace.sh"
+. "$here/bench/podman.sh"
+bench_require "the containers themselves" hyperfine podman skopeo runc conmon docker-registry runuser jq busybox
 bench_workspace "$home/ctr-bench-lifecycle"
-
-. "$here/scripts/local-registry.sh"
-start_local_registry "$out"
-reg=127.0.0.1:$port
-rm -rf "$out/busybox"
-"$here/scripts/busybox-oci.sh" "$out/busybox" > /dev/null
-skopeo copy -q --dest-tls-verify=false "oci:$out/busybox:latest" "docker://$reg/bench/busybox:1"
+bench_registry
+bench_busybox
 image=$reg/bench/busybox:1
 
-# podman as in run.sh: native overlay (no mount_program), runc, cgroupfs, file events.
-cat > "$w/storage.conf" << EOF
-[storage]
-driver = "overlay"
-graphroot = "$w/podman/root"
-runroot = "$w/podman/run"
-rootless_storage_path = "$w/podman/root"
-EOF
-cat > "$w/containers.conf" << EOF
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-EOF
-chown "$user:" "$w/storage.conf" "$w/containers.conf"
-
-as_user="runuser -u $user -- env -i HOME=$home USER=$user PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin XDG_RUNTIME_DIR=$xdg XDG_DATA_HOME=$w/data XDG_CONFIG_HOME=$w/config CONTAINERS_CONF=$w/containers.conf CONTAINERS_STORAGE_CONF=$w/storage.conf"
-declare -A base=(
-  [ctr]="$as_user $ctr --root $w/ctr/root --runroot $w/ctr/run"
-  [podman]="$as_user podman --root $w/podman/root --runroot $w/podman/run --storage-driver overlay"
-)
+bench_podman
+declare -A base=([ctr]="$(ctr_in ctr)" [podman]="$(podman_in podman)")
 for engine in ctr podman; do ${base[$engine]} pull -q --tls-verify=false "$image" > /dev/null; done
-store=$(${base[podman]} info --format '{{.Store.GraphDriverName}} native-diff={{index .Store.GraphStatus "Native Overlay Diff"}} runtime={{.Host.OCIRuntime.Name}} cgroups={{.Host.CgroupManager}} rootless={{.Host.Security.Rootless}}')
-echo "podman: $store"
-[ "$store" = "overlay native-diff=true runtime=runc cgroups=cgroupfs rootless=true" ] || { echo "lifecycle.sh: podman is not set up as asked" >&2; exit 1; }
+podman_check
 
 # A service that stops at once on SIGTERM (as pid 1 it needs a handler), the same for both.
 service=(sh -c 'trap "exit 0" TERM; sleep 1000 & wait')
@@ -100,8 +68,8 @@ hyperfine --warmup 3 --runs "$runs" --export-markdown "$out/ps.md" --export-json
 for engine in ctr podman; do ${base[$engine]} rm $(${base[$engine]} ps -aq) > /dev/null; done
 
 {
-  echo "stores: $w on $(if [ -n "$loopfs" ]; then echo "a fresh ext4 loop file system ($loopsize)"; else df --output=fstype "$w" | tail -1; fi); network: none for both"
-  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), kernel $(uname -r)"
+  echo "stores: $(bench_stores); network: none for both"
+  echo "machine: $(bench_machine)"
   echo "versions: $($ctr version | head -1), podman $(podman version --format '{{.Client.Version}}' 2> /dev/null), $(runc --version | head -1), $(conmon --version | head -1)"
   echo
   echo "ms per container, mean of $rounds rounds of $n (each command run one after the other):"

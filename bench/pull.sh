@@ -17,52 +17,20 @@ out=${BENCH_OUT:-/tmp/ctr-bench}
 runs=${BENCH_RUNS:-5}
 loopsize=${BENCH_LOOPFS-12G}
 
-[ "$(id -u)" = 0 ] || { echo "pull.sh: run as root (sudo bench/pull.sh); the pulls themselves run as $user" >&2; exit 1; }
-[ -x "$ctr" ] || { echo "pull.sh: $ctr is missing; run npm run build" >&2; exit 1; }
-for tool in hyperfine podman skopeo docker-registry runuser jq; do
-  command -v "$tool" > /dev/null || { echo "pull.sh: $tool not found; install it with apt-get" >&2; exit 1; }
-done
-id "$user" > /dev/null 2>&1 || useradd --create-home --shell /bin/sh "$user"
-home=$(getent passwd "$user" | cut -d: -f6)
-
-# Everything the user touches lives in one directory under its home, so all stores share a disk.
 . "$here/bench/workspace.sh"
+. "$here/bench/podman.sh"
+bench_require "the pulls themselves" hyperfine podman skopeo docker-registry runuser jq
+# Everything the user touches lives in one directory under its home, so all stores share a disk.
 bench_workspace "$home/ctr-bench"
-
-. "$here/scripts/local-registry.sh"
-start_local_registry "$out"
-reg=127.0.0.1:$port
+bench_registry
 "$here/bench/images.sh" "$out/images" "$reg"
 
-# podman's own configuration: native overlay (no mount_program), runc, cgroupfs, file events.
-cat > "$w/storage.conf" << EOF
-[storage]
-driver = "overlay"
-graphroot = "$w/podman/root"
-runroot = "$w/podman/run"
-rootless_storage_path = "$w/podman/root"
-EOF
-cat > "$w/containers.conf" << EOF
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-EOF
-chown "$user:" "$w/storage.conf" "$w/containers.conf"
-
-as_user="runuser -u $user -- env -i HOME=$home USER=$user PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin XDG_RUNTIME_DIR=$xdg XDG_DATA_HOME=$w/data XDG_CONFIG_HOME=$w/config CONTAINERS_CONF=$w/containers.conf CONTAINERS_STORAGE_CONF=$w/storage.conf"
-ctr_cmd="$as_user $ctr --root $w/ctr/root --runroot $w/ctr/run pull -q --tls-verify=false"
-podman_cmd="$as_user podman --root $w/podman/root --runroot $w/podman/run --storage-driver overlay pull -q --tls-verify=false"
+bench_podman
+ctr_cmd="$(ctr_in ctr) pull -q --tls-verify=false"
+podman_cmd="$(podman_in podman) pull -q --tls-verify=false"
 skopeo_cmd="$as_user skopeo copy -q --src-tls-verify=false"
-# Cold means: no store, and no blob-info cache (podman and skopeo keep one in $XDG_DATA_HOME).
-# The previous run's store is moved aside, not deleted: on ext4 without a journal (this machine's
-# disk) creating files right after deleting thousands is several times slower (recently_deleted()
-# scans the inode tables). sync makes the previous run's writes land before the clock starts.
-aside() { # PATH... -> a shell command moving each existing PATH into $w/trash
-  local p cmd=''
-  for p in "$@"; do cmd+="if [ -e $p ]; then mv $p $w/trash/\$(date +%s%N); fi; "; done
-  echo "${cmd}sync"
-}
+# Cold means: no store, and no blob-info cache (podman and skopeo keep one in $XDG_DATA_HOME);
+# each run's store is moved aside (see workspace.sh).
 cache=$w/data/containers/cache
 ctr_fresh=$(aside "$w/ctr")
 podman_fresh=$(aside "$w/podman" "$cache")
@@ -70,13 +38,7 @@ skopeo_fresh="$(aside "$w/skopeo" "$cache") && install -d -o $user -g $user $w/s
 
 # Check first that rootless podman pulls here, into the store and with the driver asked for.
 $podman_cmd "$reg/bench/debian:1" > /dev/null
-store=$($as_user podman --root "$w/podman/root" --runroot "$w/podman/run" --storage-driver overlay info \
-  --format '{{.Store.GraphRoot}} {{.Store.GraphDriverName}} native-diff={{index .Store.GraphStatus "Native Overlay Diff"}} runtime={{.Host.OCIRuntime.Name}} cgroups={{.Host.CgroupManager}} rootless={{.Host.Security.Rootless}}')
-echo "podman: $store"
-case $store in
-  "$w/podman/root overlay native-diff=true runtime=runc cgroups=cgroupfs rootless=true") ;;
-  *) echo "pull.sh: podman is not set up as asked (native overlay, runc, cgroupfs, rootless)" >&2; exit 1 ;;
-esac
+podman_check
 $ctr_cmd "$reg/bench/debian:1" > /dev/null
 
 args=(--runs "$runs" --warmup 1 --export-markdown "$out/pull.md" --export-json "$out/pull.json")
@@ -86,8 +48,7 @@ for image in debian layered; do
   args+=(-n "podman $image" -p "$podman_fresh" "$podman_cmd $ref")
   args+=(-n "skopeo $image" -p "$skopeo_fresh" "$skopeo_cmd docker://$ref oci:$w/skopeo/$image:1")
 done
-echo "+ hyperfine ${args[*]@Q}" > "$out/command.txt"
-hyperfine "${args[@]}"
+bench_hyperfine "${args[@]}"
 
 # Store sizes after pulling both images into fresh stores.
 eval "$ctr_fresh"
@@ -100,8 +61,8 @@ ctr_kib=$(du -s "$w/ctr/root" | cut -f1)
 podman_kib=$(du -s "$w/podman/root" | cut -f1)
 
 {
-  echo "stores: $w on $(if [ -n "$loopfs" ]; then echo "a fresh ext4 loop file system ($loopsize)"; else df --output=fstype "$w" | tail -1; fi)"
-  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
+  echo "stores: $(bench_stores)"
+  echo "machine: $(bench_machine)"
   echo "versions: $($ctr version | head -1), podman $(podman version --format '{{.Client.Version}}' 2> /dev/null), $(skopeo --version), $(runc --version | head -1), $(hyperfine --version)"
   echo
   cat "$out/pull.md"

@@ -18,20 +18,13 @@ images=${BENCH_IMAGES:-/tmp/ctr-bench/images}
 runs=${BENCH_RUNS:-5}
 loopsize=${BENCH_LOOPFS-4G}
 
-[ "$(id -u)" = 0 ] || { echo "push.sh: run as root (sudo bench/push.sh); the pushes themselves run as $user" >&2; exit 1; }
-[ -x "$ctr" ] || { echo "push.sh: $ctr is missing; run npm run build" >&2; exit 1; }
-for tool in hyperfine podman skopeo docker-registry runuser jq; do
-  command -v "$tool" > /dev/null || { echo "push.sh: $tool not found; install it with apt-get" >&2; exit 1; }
-done
-id "$user" > /dev/null 2>&1 || useradd --create-home --shell /bin/sh "$user"
-home=$(getent passwd "$user" | cut -d: -f6)
-
 . "$here/bench/workspace.sh"
+. "$here/bench/podman.sh"
+bench_require "the pushes themselves" hyperfine podman skopeo docker-registry runuser jq
 bench_workspace "$home/ctr-bench-push"
 
 # Three registries: the destination (emptied before every run), a source that is gone before the
 # timing starts, and the source that stays (its pid is the one bench_cleanup stops).
-. "$here/scripts/local-registry.sh"
 mkdir -p "$out/dest" "$out/gone"
 start_local_registry "$out/dest"
 dest_pid=$registry_pid
@@ -39,37 +32,19 @@ dest=127.0.0.1:$port
 start_local_registry "$out/gone"
 gone_pid=$registry_pid
 gone=127.0.0.1:$port
-start_local_registry "$out"
-src=127.0.0.1:$port
+bench_registry
+src=$reg
 trap 'kill $dest_pid $gone_pid 2> /dev/null; bench_cleanup' EXIT
 
-if [ ! -f "$images/debian/index.json" ]; then
-  images=$out/images
-  "$here/bench/images.sh" "$images" > /dev/null
-fi
+bench_debian_layout
 for reg in "$src" "$gone"; do
   skopeo copy -q --dest-tls-verify=false "oci:$images/debian:1" "docker://$reg/bench/debian:1"
 done
 
-cat > "$w/storage.conf" << EOF
-[storage]
-driver = "overlay"
-graphroot = "$w/podman/root"
-runroot = "$w/podman/run"
-rootless_storage_path = "$w/podman/root"
-EOF
-cat > "$w/containers.conf" << EOF
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-EOF
-chown "$user:" "$w/storage.conf" "$w/containers.conf"
-
-as_user="runuser -u $user -- env -i HOME=$home USER=$user PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin XDG_RUNTIME_DIR=$xdg XDG_DATA_HOME=$w/data XDG_CONFIG_HOME=$w/config CONTAINERS_CONF=$w/containers.conf CONTAINERS_STORAGE_CONF=$w/storage.conf"
-ctr_copy="$as_user $ctr --root $w/ctr/root --runroot $w/ctr/run"
-ctr_compress="$as_user $ctr --root $w/ctr-gone/root --runroot $w/ctr-gone/run"
-podman_base="$as_user podman --root $w/podman/root --runroot $w/podman/run --storage-driver overlay"
+bench_podman
+ctr_copy=$(ctr_in ctr)
+ctr_compress=$(ctr_in ctr-gone)
+podman_base=$(podman_in podman)
 
 $ctr_copy pull -q --tls-verify=false "$src/bench/debian:1" > /dev/null
 $ctr_compress pull -q --tls-verify=false "$gone/bench/debian:1" > /dev/null
@@ -77,9 +52,7 @@ $podman_base pull -q --tls-verify=false "$src/bench/debian:1" > /dev/null
 kill "$gone_pid"
 wait "$gone_pid" 2> /dev/null || true
 
-store=$($podman_base info --format '{{.Store.GraphRoot}} {{.Store.GraphDriverName}} rootless={{.Host.Security.Rootless}}')
-echo "podman: $store"
-[ "$store" = "$w/podman/root overlay rootless=true" ] || { echo "push.sh: podman is not set up as asked (overlay, rootless)" >&2; exit 1; }
+podman_check
 
 # An empty destination for every run: the registry keeps no cache, so removing its files is enough.
 empty="rm -rf $out/dest/registry/docker && sync"
@@ -88,8 +61,7 @@ args=(--runs "$runs" --warmup 1 --prepare "$empty" --export-markdown "$out/push.
 args+=(-n "ctr copy" "$ctr_copy push -q --tls-verify=false $src/bench/debian:1 $target")
 args+=(-n "ctr compress" "$ctr_compress push -q --tls-verify=false $gone/bench/debian:1 $target")
 args+=(-n "podman" "$podman_base push -q --tls-verify=false $src/bench/debian:1 $target")
-echo "+ hyperfine ${args[*]@Q}" > "$out/command.txt"
-hyperfine "${args[@]}"
+bench_hyperfine "${args[@]}"
 
 # What each one left in the registry, read back by skopeo.
 eval "$empty"
@@ -101,7 +73,7 @@ for case in "ctr copy:$ctr_copy push -q --tls-verify=false $src/bench/debian:1" 
 done > "$out/blobs.txt"
 
 {
-  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
+  echo "machine: $(bench_machine)"
   echo "versions: $($ctr version | head -1), podman $(podman version --format '{{.Client.Version}}' 2> /dev/null), $(hyperfine --version)"
   echo "source manifest: $(skopeo inspect --raw --tls-verify=false "docker://$src/bench/debian:1" | sha256sum | cut -c1-12)"
   cat "$out/blobs.txt"

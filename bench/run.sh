@@ -22,65 +22,27 @@ runs=${BENCH_RUNS:-20}
 warmup=${BENCH_WARMUP:-3}
 loopsize=${BENCH_LOOPFS-4G}
 
-[ "$(id -u)" = 0 ] || { echo "run.sh: run as root (sudo bench/run.sh); the containers themselves run as $user" >&2; exit 1; }
-[ -x "$ctr" ] || { echo "run.sh: $ctr is missing; run npm run build" >&2; exit 1; }
-for tool in hyperfine podman skopeo runc docker-registry runuser jq busybox; do
-  command -v "$tool" > /dev/null || { echo "run.sh: $tool not found; install it with apt-get" >&2; exit 1; }
-done
-id "$user" > /dev/null 2>&1 || useradd --create-home --shell /bin/sh "$user"
-home=$(getent passwd "$user" | cut -d: -f6)
-
+. "$here/bench/workspace.sh"
+. "$here/bench/podman.sh"
+bench_require "the containers themselves" hyperfine podman skopeo runc docker-registry runuser jq busybox
 # Everything the user touches lives in one directory under its home (not pull.sh's, so both can be
 # kept side by side).
-. "$here/bench/workspace.sh"
 bench_workspace "$home/ctr-bench-run"
-
-. "$here/scripts/local-registry.sh"
-start_local_registry "$out"
-reg=127.0.0.1:$port
-
-rm -rf "$out/busybox"
-"$here/scripts/busybox-oci.sh" "$out/busybox" > /dev/null
-skopeo copy -q --dest-tls-verify=false "oci:$out/busybox:latest" "docker://$reg/bench/busybox:1"
-if [ ! -f "$images/debian/index.json" ]; then
-  images=$out/images
-  "$here/bench/images.sh" "$images" > /dev/null
-fi
+bench_registry
+bench_busybox
+bench_debian_layout
 skopeo copy -q --dest-tls-verify=false "oci:$images/debian:1" "docker://$reg/bench/debian:1"
 echo "pushed $reg/bench/busybox:1 ($out/busybox) and $reg/bench/debian:1 ($images/debian)"
 
-# podman's own configuration: native overlay (no mount_program), runc, cgroupfs, file events.
-cat > "$w/storage.conf" << EOF
-[storage]
-driver = "overlay"
-graphroot = "$w/podman/root"
-runroot = "$w/podman/run"
-rootless_storage_path = "$w/podman/root"
-EOF
-cat > "$w/containers.conf" << EOF
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-EOF
-chown "$user:" "$w/storage.conf" "$w/containers.conf"
-
-as_user="runuser -u $user -- env -i HOME=$home USER=$user PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin XDG_RUNTIME_DIR=$xdg XDG_DATA_HOME=$w/data XDG_CONFIG_HOME=$w/config CONTAINERS_CONF=$w/containers.conf CONTAINERS_STORAGE_CONF=$w/storage.conf"
-ctr_base="$as_user $ctr --root $w/ctr/root --runroot $w/ctr/run"
-podman_base="$as_user podman --root $w/podman/root --runroot $w/podman/run --storage-driver overlay"
+bench_podman
+ctr_base=$(ctr_in ctr)
+podman_base=$(podman_in podman)
 for image in busybox debian; do
   $ctr_base pull -q --tls-verify=false "$reg/bench/$image:1" > /dev/null
   $podman_base pull -q --tls-verify=false "$reg/bench/$image:1" > /dev/null
 done
-
 # Check first that rootless podman runs here, from that store and with the set-up asked for.
-store=$($podman_base info \
-  --format '{{.Store.GraphRoot}} {{.Store.GraphDriverName}} native-diff={{index .Store.GraphStatus "Native Overlay Diff"}} runtime={{.Host.OCIRuntime.Name}} cgroups={{.Host.CgroupManager}} rootless={{.Host.Security.Rootless}}')
-echo "podman: $store"
-case $store in
-  "$w/podman/root overlay native-diff=true runtime=runc cgroups=cgroupfs rootless=true") ;;
-  *) echo "run.sh: podman is not set up as asked (native overlay, runc, cgroupfs, rootless)" >&2; exit 1 ;;
-esac
+podman_check
 
 # The floor: runc alone, rootless, on the busybox files unpacked as the user (no overlay, no
 # store), with the same namespaces as the containers (runc's rootless spec plus a network one).
@@ -114,12 +76,11 @@ args+=(-n "runc run (floor)" "$runc_run")
 args+=(-n "ctr --version" "$as_user $ctr --version")
 args+=(-n "podman --version" "$as_user podman --version")
 args+=(-n "runuser true" "$as_user true")
-echo "+ hyperfine ${args[*]@Q}" > "$out/command.txt"
-hyperfine "${args[@]}"
+bench_hyperfine "${args[@]}"
 
 {
-  echo "stores: $w on $(if [ -n "$loopfs" ]; then echo "a fresh ext4 loop file system ($loopsize)"; else df --output=fstype "$w" | tail -1; fi); network: none for both"
-  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
+  echo "stores: $(bench_stores); network: none for both"
+  echo "machine: $(bench_machine)"
   echo "versions: $($ctr version | head -1), podman $(podman version --format '{{.Client.Version}}' 2> /dev/null), $(runc --version | head -1), $(hyperfine --version)"
   echo
   cat "$out/run.md"

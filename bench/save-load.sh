@@ -7,52 +7,24 @@
 # Environment: BENCH_ROOTFS=DIR reuse a debootstrap tree (see images.sh), BENCH_IMAGES=DIR reuse
 # the layouts images.sh wrote there (default /tmp/ctr-bench/images, pull.sh's), BENCH_OUT=DIR
 # (default /tmp/ctr-bench-save), BENCH_RUNS (5), BENCH_LOOPFS=SIZE (default 4G, see pull.sh),
-# BENCH_KEEP=1 keeps the stores.
+# BENCH_KEEP=1 keeps the stores, BENCH_CTR=FILE times another ctr executable (default dist/ctr).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-ctr=$here/dist/ctr
+ctr=${BENCH_CTR:-$here/dist/ctr}
 user=${BENCH_USER:-ctrtest}
 out=${BENCH_OUT:-/tmp/ctr-bench-save}
 images=${BENCH_IMAGES:-/tmp/ctr-bench/images}
 runs=${BENCH_RUNS:-5}
 loopsize=${BENCH_LOOPFS-4G}
 
-[ "$(id -u)" = 0 ] || { echo "save-load.sh: run as root (sudo bench/save-load.sh); save and load run as $user" >&2; exit 1; }
-[ -x "$ctr" ] || { echo "save-load.sh: $ctr is missing; run npm run build" >&2; exit 1; }
-for tool in hyperfine podman runuser jq; do
-  command -v "$tool" > /dev/null || { echo "save-load.sh: $tool not found; install it with apt-get" >&2; exit 1; }
-done
-id "$user" > /dev/null 2>&1 || useradd --create-home --shell /bin/sh "$user"
-home=$(getent passwd "$user" | cut -d: -f6)
-
 . "$here/bench/workspace.sh"
+. "$here/bench/podman.sh"
+bench_require "save and load" hyperfine podman runuser jq
 bench_workspace "$home/ctr-bench-save"
+bench_debian_layout
 
-if [ ! -f "$images/debian/index.json" ]; then
-  images=$out/images
-  "$here/bench/images.sh" "$images" > /dev/null
-fi
-
-# podman as in pull.sh: native overlay (no mount_program), runc, cgroupfs, file events.
-cat > "$w/storage.conf" << EOF
-[storage]
-driver = "overlay"
-graphroot = "$w/podman/root"
-runroot = "$w/podman/run"
-rootless_storage_path = "$w/podman/root"
-EOF
-cat > "$w/containers.conf" << EOF
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-EOF
-chown "$user:" "$w/storage.conf" "$w/containers.conf"
+bench_podman
 install -d -o "$user" -g "$user" "$w/archives"
-
-as_user="runuser -u $user -- env -i HOME=$home USER=$user PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin XDG_RUNTIME_DIR=$xdg XDG_DATA_HOME=$w/data XDG_CONFIG_HOME=$w/config CONTAINERS_CONF=$w/containers.conf CONTAINERS_STORAGE_CONF=$w/storage.conf"
-ctr_in() { echo "$as_user $ctr --root $w/$1/root --runroot $w/$1/run"; }
-podman_in() { echo "$as_user podman --root $w/$1/root --runroot $w/$1/run --storage-driver overlay"; }
 image=bench/debian:1
 
 # The image in each engine's store, from the OCI layout (its ref.name is "1"), under one name.
@@ -64,21 +36,12 @@ ctr_id=$($(ctr_in ctr) images -q --no-trunc "$image")
 podman_id=$($(podman_in podman) images -q --no-trunc "$image" | sort -u | tr -d ' \n')
 echo "image ids: ctr $ctr_id, podman $podman_id"
 
-store=$($(podman_in podman) info --format '{{.Store.GraphDriverName}} native-diff={{index .Store.GraphStatus "Native Overlay Diff"}} rootless={{.Host.Security.Rootless}}')
-echo "podman: $store"
-[ "$store" = "overlay native-diff=true rootless=true" ] || { echo "save-load.sh: podman is not set up as asked (native overlay, rootless)" >&2; exit 1; }
+podman_check
 
 ctr_save="$(ctr_in ctr) save -o $w/archives/ctr.tar $image"
 podman_save="$(podman_in podman) save -q -o $w/archives/podman.tar $image"
 ctr_load="$(ctr_in ctr-load) load -q -i $w/archives/ctr.tar"
 podman_load="$(podman_in podman-load) load -q -i $w/archives/podman.tar"
-# As in pull.sh: the previous store is moved aside, not deleted (ext4 creates files slowly right
-# after mass deletions), and sync lands the previous run's writes before the clock starts.
-aside() { # PATH... -> a shell command moving each existing PATH into $w/trash
-  local p cmd=''
-  for p in "$@"; do cmd+="if [ -e $p ]; then mv $p $w/trash/\$(date +%s%N); fi; "; done
-  echo "${cmd}sync"
-}
 
 # Each once, checked: both archives load back into an empty store with the image's id.
 $ctr_save
@@ -96,12 +59,11 @@ args+=(-n "ctr save" -p "rm -f $w/archives/ctr.tar; sync" "$ctr_save")
 args+=(-n "podman save" -p "rm -f $w/archives/podman.tar; sync" "$podman_save")
 args+=(-n "ctr load" -p "$(aside "$w/ctr-load")" "$ctr_load")
 args+=(-n "podman load" -p "$(aside "$w/podman-load")" "$podman_load")
-echo "+ hyperfine ${args[*]@Q}" > "$out/command.txt"
-hyperfine "${args[@]}"
+bench_hyperfine "${args[@]}"
 
 {
-  echo "stores: $w on $(if [ -n "$loopfs" ]; then echo "a fresh ext4 loop file system ($loopsize)"; else df --output=fstype "$w" | tail -1; fi)"
-  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
+  echo "stores: $(bench_stores)"
+  echo "machine: $(bench_machine)"
   echo "versions: $($ctr version | head -1), podman $(podman version --format '{{.Client.Version}}' 2> /dev/null), $(hyperfine --version)"
   echo
   cat "$out/save-load.md"

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inject } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expect, inject } from 'vitest';
 
 export interface Actor {
   /** 'root' or 'user': tests run once as each. */
@@ -45,6 +46,21 @@ export function actors(): Actor[] {
   return out;
 }
 
+/** Processes (other than this one) whose command line names a path under `dir`. */
+function processesUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${dir}/`)) pids.push(pid);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
 /**
  * A private ctr installation for one test: its own store, run directory and home, owned by
  * the actor. `ctr(...)` runs the real built executable as that actor.
@@ -61,6 +77,21 @@ export class CtrEnv {
     this.root = join(this.dir, 'root');
     this.runroot = join(this.dir, 'run');
     if (actor.uid !== process.getuid?.()) chownSync(this.dir, actor.uid, actor.gid);
+  }
+
+  /** A new environment with `refs` pulled into its store. */
+  static async withImages(actor: Actor, ...refs: string[]): Promise<CtrEnv> {
+    const env = new CtrEnv(actor);
+    try {
+      for (const ref of refs) {
+        const pulled = await env.ctr(['pull', '-q', ref]);
+        expect(pulled.code, pulled.stderr).toBe(0);
+      }
+    } catch (err) {
+      await env.cleanup();
+      throw err;
+    }
+    return env;
   }
 
   env(extra: Record<string, string> = {}): Record<string, string> {
@@ -105,9 +136,38 @@ export class CtrEnv {
     return this.exec([...inject('ctrCommand'), ...args], opts);
   }
 
-  /** Removes everything, including files owned by subordinate ids (via `ctr unshare` would be nicer; root can just delete). */
+  /** IDs of every container in the store (`ps -aq`). */
+  async containers(): Promise<string[]> {
+    return (await this.ctr(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+  }
+
+  /** Removes the containers a test left behind (`rm -f`, plus `flags`), so that the next one starts clean. */
+  async removeContainers(flags: string[] = []): Promise<void> {
+    const left = await this.containers();
+    if (left.length > 0) await this.ctr(['rm', '-f', ...flags, ...left]);
+  }
+
+  /** Polls `ctr logs NAME` until the container printed `text` on stdout; returns what it printed. */
+  async waitForLog(name: string, text: string, ms = 30_000): Promise<string> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const logs = (await this.ctr(['logs', name])).stdout;
+      if (logs.includes(text)) return logs;
+      if (Date.now() > deadline) throw new Error(`${name} never printed ${text}: ${logs}`);
+      await sleep(50);
+    }
+  }
+
+  /**
+   * Removes everything, including files owned by subordinate ids (root can just delete). A detached
+   * container's monitor and exit command (`ctr __cleanup`) may still write into the store after the
+   * test's last command returned: wait (bounded) until no process names this directory, and retry
+   * the removal of a directory that something filled again meanwhile (ENOTEMPTY).
+   */
   async cleanup(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (processesUnder(this.dir).length > 0 && Date.now() < deadline) await sleep(50);
     await chmod(this.dir, 0o700).catch(() => {});
-    await rm(this.dir, { recursive: true, force: true });
+    await rm(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   }
 }

@@ -1,62 +1,21 @@
-import { type ChildProcess, spawnSync } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { actors, asActor, CtrEnv } from '../helpers/ctr.js';
+import { printed } from '../helpers/process.js';
 import { drivePty, type Step } from '../helpers/pty.js';
-import { pushRunImages, type RunImages } from '../fixtures/run-images.js';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import { useRunImages } from '../fixtures/run-registry.js';
 
-let reg: TestRegistry;
-let images: RunImages;
-
-beforeAll(async () => {
-  reg = await startRegistry();
-  images = await pushRunImages(reg);
-}, 60_000);
-
-afterAll(async () => {
-  await reg?.stop();
-});
+const images = useRunImages();
 
 const RAW = { icanon: false, echo: false, isig: false };
-
-/** Waits until no process of this environment (a monitor, its exit command) still runs. */
-async function settled(env: CtrEnv): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (spawnSync('pgrep', ['-f', env.dir]).stdout.toString().trim() === '') return;
-    await sleep(50);
-  }
-}
-
-/** Waits until the child printed `text` on stdout. */
-function printed(child: ChildProcess, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`ctr did not print ${text}: ${seen}`)), 20_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      seen += d.toString();
-      if (seen.includes(text)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
 
 describe.each(actors())('ctr attach as $kind', (actor) => {
   let env: CtrEnv;
   beforeAll(async () => {
-    env = new CtrEnv(actor);
-    const pulled = await env.ctr(['pull', '-q', images.base]);
-    expect(pulled.code, pulled.stderr).toBe(0);
+    env = await CtrEnv.withImages(actor, images.base);
   });
-  afterEach(async () => {
-    const left = (await env.ctr(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
-    if (left.length > 0) await env.ctr(['rm', '-f', ...left]);
-  });
+  afterEach(() => env.removeContainers());
   afterAll(async () => {
-    await settled(env);
-    await env.cleanup();
+    await env?.cleanup();
   });
 
   const runDetached = async (args: string[]) => {
@@ -157,14 +116,12 @@ describe.each(actors())('ctr attach as $kind', (actor) => {
     expect(await status('waiting')).toMatch(/^Up /);
   });
 
-  it('says that a container run in the foreground of another ctr cannot be attached', async () => {
-    const fg = env.spawnCtr(['run', '--rm', '--name', 'fg', images.base, 'sh', '-c', 'trap "exit 0" TERM; echo ready; while :; do sleep 0.1; done']);
-    await printed(fg, 'ready');
-    const r = await env.ctr(['attach', 'fg']);
-    expect(r.code).toBe(125);
-    expect(r.stderr).toMatch(/^Error: container fg runs in the foreground of another ctr .*ctr exec -it fg sh.*\n$/);
-    fg.kill('SIGTERM');
-    await new Promise((resolve) => fg.on('close', resolve));
+  // Containers run in the foreground of another ctr: see attach-foreground.test.ts.
+  it('names a container that does not exist or no longer runs', async () => {
+    const ran = await env.ctr(['run', '--name', 'done', images.base, 'true']);
+    expect(ran.code, ran.stderr).toBe(0);
+    const exited = await env.ctr(['attach', 'done']);
+    expect([exited.code, exited.stderr]).toEqual([125, 'Error: container done is not running\n']);
     const stopped = await env.ctr(['attach', 'no-such']);
     expect([stopped.code, stopped.stderr]).toEqual([125, 'Error: no such container: no-such\n']);
   });

@@ -4,20 +4,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { actors, CtrEnv } from '../helpers/ctr.js';
-import { pushRunImages, type RunImages } from '../fixtures/run-images.js';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import { useRunImages } from '../fixtures/run-registry.js';
 
-let reg: TestRegistry;
-let images: RunImages;
-
-beforeAll(async () => {
-  reg = await startRegistry();
-  images = await pushRunImages(reg);
-}, 60_000);
-
-afterAll(async () => {
-  await reg?.stop();
-});
+const images = useRunImages();
 
 /** Added, changed, deleted, chowned and replaced, with every kind of file that has owners and links. */
 const CHANGES = [
@@ -83,17 +72,12 @@ const EXPECTED_PROBE = [
 describe.each(actors())('ctr commit as $kind', (actor) => {
   let env: CtrEnv;
   beforeAll(async () => {
-    env = new CtrEnv(actor);
-    const pulled = await env.ctr(['pull', '-q', images.base]);
-    expect(pulled.code, pulled.stderr).toBe(0);
+    env = await CtrEnv.withImages(actor, images.base);
   });
   afterAll(async () => {
-    await env.cleanup();
+    await env?.cleanup();
   });
-  afterEach(async () => {
-    const left = (await env.ctr(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
-    if (left.length > 0) await env.ctr(['rm', '-f', ...left]);
-  });
+  afterEach(() => env.removeContainers());
 
   const layerDirs = () => (existsSync(join(env.root, 'layers')) ? readdirSync(join(env.root, 'layers')).filter((n) => /^[a-f0-9]{64}$/.test(n)).sort() : []);
   const imageIds = async () => (await env.ctr(['images', '-q', '--no-trunc'])).stdout.trim().split('\n').filter(Boolean).sort();
@@ -191,6 +175,37 @@ describe.each(actors())('ctr commit as $kind', (actor) => {
     expect(run.stdout).toBe('served \n1000\n/app\n');
   });
 
+  it("keeps the container's -e, -w, -u, --entrypoint and arguments, labels and -v volumes, as docker does; --change applies on top", async () => {
+    for (const ref of [images.conf, images.entry]) expect((await env.ctr(['pull', '-q', ref])).code).toBe(0);
+    const script = 'echo "$GREETING $MODE $FOO $(pwd) $(id -u)"';
+    const made = await env.ctr(['run', '--name', 'keep', '-e', 'MODE=run', '-e', 'FOO=1', '-w', '/tmp', '-u', '1000', '--label', 'k=v', '-v', '/cache', '--entrypoint', 'sh', images.conf, '-c', script]);
+    expect([made.code, made.stdout, made.stderr]).toEqual([0, 'hi run 1 /tmp 1000\n', '']);
+    expect((await env.ctr(['commit', 'keep', 'test/keep:1'])).code).toBe(0);
+    const img = await inspect('test/keep:1');
+    expect(img.Config).toMatchObject({
+      Env: ['MODE=run', 'FOO=1', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'GREETING=hi'],
+      WorkingDir: '/tmp',
+      User: '1000',
+      Entrypoint: ['sh'],
+      Cmd: ['-c', script],
+      Labels: { k: 'v' },
+      Volumes: { '/cache': {} },
+    });
+    expect((img.History as Record<string, string>[]).at(-1)!.created_by).toBe(`-c ${script}`);
+    const run = await env.ctr(['run', '--rm', 'test/keep:1']);
+    expect([run.code, run.stdout, run.stderr]).toEqual([0, 'hi run 1 /tmp 1000\n', '']);
+
+    expect((await env.ctr(['commit', '-c', 'ENV FOO=changed', '-c', 'WORKDIR /', 'keep', 'test/keep:2'])).code).toBe(0);
+    const changed = await env.ctr(['run', '--rm', 'test/keep:2']);
+    expect(changed.stdout).toBe('hi run changed / 1000\n');
+
+    // The image's ENTRYPOINT stays, the arguments become CMD.
+    expect((await env.ctr(['run', '--name', 'ent', images.entry, 'other'])).stdout).toBe('entry other\n');
+    expect((await env.ctr(['commit', 'ent', 'test/ent:1'])).code).toBe(0);
+    expect((await inspect('test/ent:1')).Config).toMatchObject({ Entrypoint: ['echo', 'entry'], Cmd: ['other'] });
+    expect((await env.ctr(['run', '--rm', 'test/ent:1'])).stdout).toBe('entry other\n');
+  });
+
   it('commits an unchanged container as one empty layer, quickly, and without a name as a dangling image', async () => {
     const created = await env.ctr(['create', '--name', 'idle', images.base, 'true']);
     expect(created.code, created.stderr).toBe(0);
@@ -216,13 +231,13 @@ describe.each(actors())('ctr commit as $kind', (actor) => {
   });
 
   it('commits a running container (paused meanwhile where the runtime can) and leaves it running', async () => {
-    const child = env.spawnCtr(['run', '--name', 'busy', images.base, 'sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > /count; sleep 0.05; done']);
+    const child = env.spawnCtr(['run', '--name', 'busy', images.base, 'sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > /count.new && mv /count.new /count; sleep 0.05; done']);
     const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
     try {
       let written = false;
       for (let i = 0; i < 100 && !written; i++) {
         await new Promise((r) => setTimeout(r, 100));
-        written = (await env.ctr(['diff', 'busy'])).stdout.includes('A /count');
+        written = /^A \/count$/m.test((await env.ctr(['diff', 'busy'])).stdout);
       }
       expect(written).toBe(true);
       const committed = await env.ctr(['commit', 'busy', 'test/busy:1']);

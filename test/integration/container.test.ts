@@ -1,59 +1,26 @@
-import { type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { actors, CtrEnv } from '../helpers/ctr.js';
-import { hostId, pushRunImages, type RunImages } from '../fixtures/run-images.js';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import { printed } from '../helpers/process.js';
+import { hostId } from '../fixtures/run-images.js';
+import { useRunImages } from '../fixtures/run-registry.js';
 
-let reg: TestRegistry;
-let images: RunImages;
-
-beforeAll(async () => {
-  reg = await startRegistry();
-  images = await pushRunImages(reg);
-}, 60_000);
-
-afterAll(async () => {
-  await reg?.stop();
-});
-
-/** Waits until the child printed `text` on stdout. */
-function printed(child: ChildProcess, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`ctr did not print ${text}: ${seen}`)), 20_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      seen += d.toString();
-      if (seen.includes(text)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
+const images = useRunImages();
 
 describe.each(actors())('containers and volumes as $kind', (actor) => {
   let env: CtrEnv;
   beforeAll(async () => {
-    env = new CtrEnv(actor);
-    for (const ref of [images.base, images.entry, images.vol]) {
-      const pulled = await env.ctr(['pull', '-q', ref]);
-      expect(pulled.code, pulled.stderr).toBe(0);
-    }
+    env = await CtrEnv.withImages(actor, images.base, images.entry, images.vol);
   });
   afterAll(async () => {
-    await env.cleanup();
+    await env?.cleanup();
   });
 
   const lines = (s: string) => s.split('\n').filter(Boolean);
-  const containers = async () => lines((await env.ctr(['ps', '-aq'])).stdout);
   const volumes = async () => lines((await env.ctr(['volume', 'ls', '-q'])).stdout).sort();
   // A test that left containers behind fails on its own; the next one starts clean.
-  afterEach(async () => {
-    const left = await containers();
-    if (left.length > 0) await env.ctr(['rm', '-f', '-v', ...left]);
-  });
+  afterEach(() => env.removeContainers(['-v']));
   const ok = async (args: string[], input?: string) => {
     const r = await env.ctr(args, { input });
     expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
@@ -133,7 +100,7 @@ describe.each(actors())('containers and volumes as $kind', (actor) => {
     expect(removed.code).toBe(1);
     expect(lines(removed.stdout)).toEqual([a.slice(0, 7), 'b', 'c']);
     expect(removed.stderr).toMatch(/not-there/);
-    expect(await containers()).toEqual([]);
+    expect(await env.containers()).toEqual([]);
     expect(readdirSync(join(env.root, 'containers')).filter((n) => n !== 'containers.json')).toEqual([]);
     const runDirs = join(env.runroot, 'containers');
     expect(existsSync(runDirs) ? readdirSync(runDirs) : []).toEqual([]);
@@ -146,10 +113,10 @@ describe.each(actors())('containers and volumes as $kind', (actor) => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/busy.*running/);
     expect((await env.ctr(['container', 'prune', '-f'])).code).toBe(0);
-    expect(await containers()).toHaveLength(1);
+    expect(await env.containers()).toHaveLength(1);
     expect((await ok(['rm', '-f', 'busy'])).stdout).toBe('busy\n');
     expect(await exited).toBe(137);
-    expect(await containers()).toEqual([]);
+    expect(await env.containers()).toEqual([]);
   });
 
   it('container prune removes stopped and created containers; inspect shows docker fields; rmi refuses an image in use', async () => {
@@ -171,7 +138,7 @@ describe.each(actors())('containers and volumes as $kind', (actor) => {
 
     const pruned = await ok(['container', 'prune', '-f']);
     expect(pruned.stdout).toMatch(/^Deleted Containers:\n[0-9a-f]{64}\n[0-9a-f]{64}\n/);
-    expect(await containers()).toEqual([]);
+    expect(await env.containers()).toEqual([]);
   });
 
   it('keeps uid 1000’s files and the setuid bit of a multi-uid image', async () => {

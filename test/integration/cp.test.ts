@@ -2,24 +2,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { actors, asActor, CtrEnv, hostId } from '../helpers/ctr.js';
 import { makeLayer } from '../fixtures/layers.js';
-import { PASSWD, pushRunImages, type RunImages } from '../fixtures/run-images.js';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import { PASSWD } from '../fixtures/run-images.js';
+import { useRunImages } from '../fixtures/run-registry.js';
 
-let reg: TestRegistry;
-let images: RunImages;
-
-beforeAll(async () => {
-  reg = await startRegistry();
-  images = await pushRunImages(reg);
-}, 60_000);
-
-afterAll(async () => {
-  await reg?.stop();
-});
+const images = useRunImages();
 
 /** Member lines of a tar as GNU tar lists them with numeric ids: "TYPE+MODE UID/GID NAME[ -> TARGET]". */
 function listTar(tar: Buffer): string[] {
@@ -33,31 +22,16 @@ function listTar(tar: Buffer): string[] {
     });
 }
 
-/** Waits until no process of this environment (a monitor, its exit command) still runs, so removing its files cannot race them. */
-async function settled(env: CtrEnv): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const busy = spawnSync('pgrep', ['-f', env.dir]).stdout.toString().trim();
-    if (busy === '') return;
-    await sleep(50);
-  }
-}
-
 describe.each(actors())('ctr cp as $kind', (actor) => {
   let env: CtrEnv;
   let host: string;
   beforeAll(async () => {
-    env = new CtrEnv(actor);
-    const pulled = await env.ctr(['pull', '-q', images.base]);
-    expect(pulled.code, pulled.stderr).toBe(0);
+    env = await CtrEnv.withImages(actor, images.base);
   });
   afterAll(async () => {
-    await settled(env);
-    await env.cleanup();
+    await env?.cleanup();
   });
-  afterEach(async () => {
-    const left = (await env.ctr(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
-    if (left.length > 0) await env.ctr(['rm', '-f', ...left]);
-  });
+  afterEach(() => env.removeContainers());
 
   /** A fresh directory of the actor's for one test, with `src/`: a.txt (0640), sub/b.txt, link -> a.txt. */
   const workspace = () => {
@@ -76,15 +50,6 @@ describe.each(actors())('ctr cp as $kind', (actor) => {
     return dir;
   };
   const fullId = async (name: string) => (await env.ctr(['ps', '-aq', '--no-trunc', '--filter', `name=^${name}$`])).stdout.trim();
-  /** Polls the container's log until it printed `text`. */
-  const printed = async (name: string, text: string) => {
-    for (let i = 0; i < 300; i++) {
-      const logs = await env.ctr(['logs', name]);
-      if (logs.stdout.includes(text)) return logs.stdout;
-      await sleep(50);
-    }
-    throw new Error(`${name} never printed ${text}: ${(await env.ctr(['logs', name])).stdout}`);
-  };
 
   const STAT = 'for f in $(find /in /keep | sort); do stat -c "%n %u:%g %a %F" "$f"; done; cat /in/a.txt; readlink /in/link';
 
@@ -203,7 +168,7 @@ describe.each(actors())('ctr cp as $kind', (actor) => {
     const script = 'while [ ! -e /tmp/go ]; do sleep 0.1; done; for f in /in /in/a.txt /keep/a.txt /s/x/y /sa/x/y; do stat -c "%n %u:%g %a" $f; done; echo done';
     const run = await env.ctr(['run', '-d', '--name', 'live', images.base, 'sh', '-c', `mkdir /s /sa; echo up; ${script}`]);
     expect(run.code, run.stderr).toBe(0);
-    await printed('live', 'up');
+    await env.waitForLog('live', 'up');
 
     expect((await env.ctr(['cp', join(host, 'src'), 'live:/in'])).code).toBe(0);
     expect((await env.ctr(['cp', '-a', join(host, 'src'), 'live:/keep'])).code).toBe(0);
@@ -229,7 +194,7 @@ describe.each(actors())('ctr cp as $kind', (actor) => {
     writeFileSync(join(host, 'go'), '');
     chownSync(join(host, 'go'), actor.uid, actor.gid);
     expect((await env.ctr(['cp', join(host, 'go'), 'live:/tmp/go'])).code).toBe(0);
-    const seen = await printed('live', 'done');
+    const seen = await env.waitForLog('live', 'done');
     const keep = actor.kind === 'root' ? '0:0' : `${actor.uid}:${actor.gid}`;
     expect(seen.trim().split('\n')).toEqual(['up', '/in 0:0 755', '/in/a.txt 0:0 640', `/keep/a.txt ${keep} 640`, '/s/x/y 0:0 604', '/sa/x/y 1234:2345 604', 'done']);
   });
@@ -245,7 +210,7 @@ describe.each(actors())('ctr cp as $kind', (actor) => {
       ? await env.ctr(['run', '-d', '--name', 'esc', images.base, 'sh', '-c', `${setup}; exec sleep 60`])
       : await env.ctr(['run', '--name', 'esc', images.base, 'sh', '-c', setup]);
     expect(run.code, run.stderr).toBe(0);
-    await printed('esc', 'ready');
+    await env.waitForLog('esc', 'ready');
     writeFileSync(join(host, name), 'planted\n');
     chownSync(join(host, name), actor.uid, actor.gid);
 

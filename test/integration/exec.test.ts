@@ -1,74 +1,28 @@
-import { type ChildProcess, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chownSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { actors, asActor, CtrEnv } from '../helpers/ctr.js';
+import { exitOf, printed, waitFor } from '../helpers/process.js';
 import { drivePty } from '../helpers/pty.js';
-import { pushRunImages, type RunImages } from '../fixtures/run-images.js';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import { useRunImages } from '../fixtures/run-registry.js';
 
-let reg: TestRegistry;
-let images: RunImages;
-
-beforeAll(async () => {
-  reg = await startRegistry();
-  images = await pushRunImages(reg);
-}, 60_000);
-
-afterAll(async () => {
-  await reg?.stop();
-});
+const images = useRunImages();
 
 const RAW = { icanon: false, echo: false, isig: false };
-
-/** Resolves with ctr's exit code and what it printed. */
-function exitOf(child: ChildProcess): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code: code ?? 128 + (signal === 'SIGKILL' ? 9 : 0), stdout, stderr })));
-}
-
-/** Waits until the child printed `text` on stdout. */
-function printed(child: ChildProcess, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`ctr did not print ${text}: ${seen}`)), 20_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      seen += d.toString();
-      if (seen.includes(text)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
-
-/** Waits until no process of this environment (a monitor, its exit command) still runs. */
-async function settled(env: CtrEnv): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (spawnSync('pgrep', ['-f', env.dir]).stdout.toString().trim() === '') return;
-    await sleep(50);
-  }
-}
 
 describe.each(actors())('ctr exec as $kind', (actor) => {
   let env: CtrEnv;
   beforeAll(async () => {
-    env = new CtrEnv(actor);
-    const pulled = await env.ctr(['pull', '-q', images.base]);
-    expect(pulled.code, pulled.stderr).toBe(0);
+    env = await CtrEnv.withImages(actor, images.base);
     const started = await env.ctr(['run', '-d', '--name', 'svc', '-e', 'FROM_RUN=run', images.base, 'sleep', '1000']);
     expect(started.code, started.stderr).toBe(0);
   }, 60_000);
   afterAll(async () => {
-    const left = (await env.ctr(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
-    if (left.length > 0) await env.ctr(['rm', '-f', ...left]);
-    await settled(env);
-    await env.cleanup();
+    await env?.removeContainers();
+    await env?.cleanup();
   });
 
   it("exits with the command's code: 0, 7, 126 not executable, 127 not found, 125 when the container is not running", async () => {
@@ -155,6 +109,46 @@ describe.each(actors())('ctr exec as $kind', (actor) => {
     expect((await env.ctr(['exec', 'svc', 'cat', '/tmp/marker'])).stdout).toBe('started\n');
     const failed = await env.ctr(['exec', '-d', 'svc', 'no-such-command']);
     expect(failed.code).toBe(127);
+  });
+
+  it('-d -t gives the command a terminal of its own whose output is dropped; what holds it ends with the command', async () => {
+    const id = (await env.ctr(['inspect', '--format', '{{.Id}}', 'svc'])).stdout.trim();
+    const holders = () => spawnSync('pgrep', ['-f', `ctr-exec-terminal ${id}`]).stdout.toString().trim();
+    // More output than a terminal buffers: the command only gets to "done" if someone reads it.
+    const r = await env.ctr(['exec', '-dt', 'svc', 'sh', '-c', 'tty > /tmp/dt; stty size >> /tmp/dt; yes | head -c 300000; echo done >> /tmp/dt']);
+    expect([r.code, r.stdout, r.stderr]).toEqual([0, '', '']);
+    let seen = '';
+    await waitFor('the command has written everything', async () => (seen = (await env.ctr(['exec', 'svc', 'cat', '/tmp/dt'])).stdout).endsWith('done\n'));
+    expect(seen).toMatch(/^\/dev\/pts\/\d+\n24 80\ndone\n$/);
+    await waitFor('the terminal holder has ended', () => holders() === '');
+  });
+
+  it('-it: the detach keys (ctrl-p ctrl-q, or --detach-keys) return and leave the command running with its terminal', async () => {
+    const detach = (keys: string[], send: string) =>
+      drivePty({
+        argv: asActor(actor, [...inject('ctrCommand'), 'exec', '-it', ...keys, 'svc', 'sh']),
+        env: env.env(),
+        size: [24, 80],
+        steps: [{ expect: '# ' }, { send: 'echo $$ >> /tmp/shells; echo "x$((1+1))"\r' }, { expect: 'x2' }, { send }],
+      });
+    for (const [keys, send] of [[[], '\x10\x11'], [['--detach-keys', 'ctrl-x'], '\x18']] as const) {
+      const r = detach([...keys], send);
+      expect(r.error, r.output).toBeNull();
+      expect(r.code, r.output).toBe(0);
+      expect(r.after).toEqual(r.before);
+    }
+    const shells = (await env.ctr(['exec', 'svc', 'cat', '/tmp/shells'])).stdout.trim().split('\n');
+    expect(shells).toHaveLength(2);
+    // Both shells still run and still answer on their terminals' behalf; then they are ended.
+    const alive = await env.ctr(['exec', 'svc', 'kill', '-0', ...shells]);
+    expect([alive.code, alive.stderr]).toEqual([0, '']);
+    expect((await env.ctr(['exec', 'svc', 'kill', '-9', ...shells])).code).toBe(0);
+    const id = (await env.ctr(['inspect', '--format', '{{.Id}}', 'svc'])).stdout.trim();
+    await waitFor('the terminal holders have ended', () => spawnSync('pgrep', ['-f', `ctr-exec-terminal ${id}`]).stdout.toString().trim() === '');
+
+    const bad = await env.ctr(['exec', '--detach-keys', 'ctrl-foo', 'svc', 'true']);
+    expect([bad.code, bad.stdout]).toEqual([125, '']);
+    expect(bad.stderr).toMatch(/^Error: invalid detach keys "ctrl-foo"/);
   });
 
   it('forwards signals sent to ctr to the command', async () => {

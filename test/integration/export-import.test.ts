@@ -9,19 +9,16 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { actors, CtrEnv } from '../helpers/ctr.js';
 import { drivePty } from '../helpers/pty.js';
 import { makeLayer } from '../fixtures/layers.js';
-import { busyboxLayer, pushRunImages, type RunImages } from '../fixtures/run-images.js';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import { busyboxLayer } from '../fixtures/run-images.js';
+import { useRunImages } from '../fixtures/run-registry.js';
 
-let reg: TestRegistry;
-let images: RunImages;
+const images = useRunImages();
 let server: Server;
 let baseUrl: string;
 /** Files the http server hands out, by path. */
 const served = new Map<string, Buffer>();
 
 beforeAll(async () => {
-  reg = await startRegistry();
-  images = await pushRunImages(reg);
   server = createServer((req, res) => {
     const body = served.get(req.url ?? '');
     if (!body) {
@@ -32,10 +29,9 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}, 60_000);
+});
 
 afterAll(async () => {
-  await reg?.stop();
   await new Promise((resolve) => server?.close(resolve));
 });
 
@@ -99,15 +95,13 @@ describe.each(actors())('ctr export and import as $kind', (actor) => {
   };
 
   beforeAll(async () => {
-    env = new CtrEnv(actor);
-    const pulled = await env.ctr(['pull', '-q', images.base]);
-    expect(pulled.code, pulled.stderr).toBe(0);
+    env = await CtrEnv.withImages(actor, images.base);
     const made = await env.ctr(['run', '--name', 'src', images.base, 'sh', '-c', CHANGES]);
     expect(made.code, made.stderr).toBe(0);
     exported = join(env.dir, 'fs.tar');
   });
   afterAll(async () => {
-    await env.cleanup();
+    await env?.cleanup();
   });
 
   it('export writes the whole file system with the container’s owners, modes and links, to a file or a pipe', async () => {

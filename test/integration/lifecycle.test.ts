@@ -3,41 +3,26 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { actors, CtrEnv, type RunResult } from '../helpers/ctr.js';
-import { busyboxLayer, pushRunImage, pushRunImages, usersLayer, type RunImages } from '../fixtures/run-images.js';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import { waitFor } from '../helpers/process.js';
+import { busyboxLayer, pushRunImage, usersLayer } from '../fixtures/run-images.js';
+import { useRunImages } from '../fixtures/run-registry.js';
 
-let reg: TestRegistry;
-let images: RunImages;
+const images = useRunImages();
 /** Cmd: exits 10 on its STOPSIGNAL (SIGUSR1) and ignores SIGTERM. */
 let stopsig: string;
 
 beforeAll(async () => {
-  reg = await startRegistry();
-  images = await pushRunImages(reg);
-  await pushRunImage(reg, 'test/run-stopsig', 'latest', [busyboxLayer(), usersLayer()], {
+  await pushRunImage(images.registry, 'test/run-stopsig', 'latest', [busyboxLayer(), usersLayer()], {
     Cmd: ['sh', '-c', 'trap "exit 10" USR1; trap "" TERM; echo ready; sleep 1000 & wait; wait'],
     StopSignal: 'SIGUSR1',
   });
-  stopsig = `${reg.host}/test/run-stopsig:latest`;
+  stopsig = `${images.registry.host}/test/run-stopsig:latest`;
 }, 60_000);
-
-afterAll(async () => {
-  await reg?.stop();
-});
 
 // A service that stops at once on SIGTERM (as a container's pid 1 it needs a handler for that).
 const SERVICE = ['sh', '-c', 'trap "exit 0" TERM; echo up; sleep 1000 & wait'];
 
 const lines = (s: string) => s.split('\n').filter(Boolean);
-
-/** Polls fn until it returns true (or fails the test after `ms`). */
-async function until(what: string, fn: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(50);
-  }
-}
 
 function alive(pid: number): boolean {
   try {
@@ -51,14 +36,10 @@ function alive(pid: number): boolean {
 describe.each(actors())('detached containers and their lifecycle as $kind', (actor) => {
   let env: CtrEnv;
   beforeAll(async () => {
-    env = new CtrEnv(actor);
-    for (const ref of [images.base, stopsig]) {
-      const pulled = await env.ctr(['pull', '-q', ref]);
-      expect(pulled.code, pulled.stderr).toBe(0);
-    }
+    env = await CtrEnv.withImages(actor, images.base, stopsig);
   });
   afterAll(async () => {
-    await env.cleanup();
+    await env?.cleanup();
   });
 
   const ctr = (args: string[]) => env.ctr(args);
@@ -88,9 +69,8 @@ describe.each(actors())('detached containers and their lifecycle as $kind', (act
 
   // Every test ends with no container and no monitor of this store left running.
   afterEach(async () => {
-    const left = lines((await ctr(['ps', '-aq'])).stdout);
-    if (left.length > 0) await ctr(['rm', '-f', ...left]);
-    await until('every monitor has exited', async () => monitors().length === 0);
+    await env.removeContainers();
+    await waitFor('every monitor has exited', () => monitors().length === 0);
   });
 
   it('run -d prints the full ID and returns while the container runs; ps, logs, wait and inspect see it from other commands', async () => {
@@ -118,7 +98,7 @@ describe.each(actors())('detached containers and their lifecycle as $kind', (act
   it('run -d -t keeps a terminal session and its output; run -d -i keeps standard input open', async () => {
     await runD(['-t', '--name', 'tty', images.base, 'sh', '-c', 'tty; echo on-a-tty; sleep 1000']);
     await runD(['-i', '--name', 'reader', images.base, 'sh', '-c', 'echo reading; cat; echo stdin-closed']);
-    await until('both printed', async () => (await logs('tty')).includes('on-a-tty') && (await logs('reader')).includes('reading'));
+    await waitFor('both printed', async () => (await logs('tty')).includes('on-a-tty') && (await logs('reader')).includes('reading'));
     expect(await logs('tty')).toMatch(/^\/dev\/pts\/\d+\r\non-a-tty\r\n$/);
     // cat blocks on the open standard input: the container keeps running
     await sleep(300);
@@ -147,7 +127,7 @@ describe.each(actors())('detached containers and their lifecycle as $kind', (act
   it('run -d --rm: the container is gone once it exits, and wait still gives its code', async () => {
     const id = await runD(['--rm', '--name', 'once', images.base, 'sh', '-c', 'sleep 0.3; exit 4']);
     expect((await ok(['wait', 'once'])).stdout).toBe('4\n');
-    await until('the container is removed', async () => (await ok(['ps', '-aq'])).stdout === '');
+    await waitFor('the container is removed', async () => (await ok(['ps', '-aq'])).stdout === '');
     expect(existsSync(join(env.root, 'containers', id))).toBe(false);
     expect(existsSync(runDir(id))).toBe(false);
   });
@@ -156,7 +136,7 @@ describe.each(actors())('detached containers and their lifecycle as $kind', (act
     await runD(['--name', 'svc', images.base, ...SERVICE]);
     await runD(['--name', 'stubborn', images.base, 'sh', '-c', 'trap "" TERM; echo up; sleep 1000']);
     await runD(['--name', 'usr1', stopsig]);
-    await until('all are up', async () => (await logs('svc')) === 'up\n' && (await logs('stubborn')) === 'up\n' && (await logs('usr1')) === 'ready\n');
+    await waitFor('all are up', async () => (await logs('svc')) === 'up\n' && (await logs('stubborn')) === 'up\n' && (await logs('usr1')) === 'ready\n');
     let t = Date.now();
     expect((await ok(['stop', 'svc'])).stdout).toBe('svc\n');
     expect(Date.now() - t).toBeLessThan(3000);
@@ -173,15 +153,54 @@ describe.each(actors())('detached containers and their lifecycle as $kind', (act
     expect(unknown.code).toBe(1);
     // --stop-signal at create wins over the image's
     await runD(['--name', 'term', '--stop-signal', 'TERM', stopsig]);
-    await until('it is up', async () => (await logs('term')) === 'ready\n');
+    await waitFor('it is up', async () => (await logs('term')) === 'ready\n');
     expect((await ok(['stop', '-t', '1', 'term'])).stdout).toBe('term\n');
     expect((await ok(['wait', 'term'])).stdout).toBe('137\n');
+  });
+
+  it('stop -s sends the signal given instead of the stop signal; an unknown signal is refused before anything is stopped', async () => {
+    await runD(['--name', 'int', images.base, 'sh', '-c', 'trap "exit 11" INT; trap "" TERM; echo up; sleep 1000 & wait']);
+    await waitFor('it is up', async () => (await logs('int')) === 'up\n');
+    const bad = await ctr(['stop', '-s', 'NOSUCH', 'int']);
+    expect([bad.code, bad.stdout]).toEqual([125, '']);
+    expect(bad.stderr).toMatch(/^Error: .*NOSUCH.*\n$/);
+    expect(await state('int')).toBe('running');
+    const t = Date.now();
+    expect((await ok(['stop', '--signal', 'SIGINT', 'int'])).stdout).toBe('int\n');
+    expect(Date.now() - t).toBeLessThan(3000);
+    expect((await ok(['wait', 'int'])).stdout).toBe('11\n');
+  });
+
+  it("inspect's State has docker's fields for a created, running, exited and restarting container", async () => {
+    const zero = '0001-01-01T00:00:00Z';
+    const time = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/);
+    const base = { Paused: false, OOMKilled: false, Dead: false, Error: '' };
+    await ok(['create', '--name', 'st', images.base, ...SERVICE]);
+    expect((await inspect('st')).State).toEqual({ ...base, Status: 'created', Running: false, Restarting: false, Pid: 0, ExitCode: 0, StartedAt: zero, FinishedAt: zero });
+    await ok(['start', 'st']);
+    const running = (await inspect('st')).State;
+    expect(running).toEqual({ ...base, Status: 'running', Running: true, Restarting: false, Pid: expect.any(Number), ExitCode: 0, StartedAt: time, FinishedAt: zero });
+    expect(alive(running.Pid)).toBe(true);
+    await waitFor('it is up', async () => (await logs('st')) === 'up\n');
+    await ok(['stop', 'st']);
+    expect((await inspect('st')).State).toEqual({ ...base, Status: 'exited', Running: false, Restarting: false, Pid: 0, ExitCode: 0, StartedAt: running.StartedAt, FinishedAt: time });
+
+    // docker counts a container about to be restarted as running, with no process.
+    await runD(['--name', 'again', '--restart', 'always', images.base, 'sh', '-c', 'exit 3']);
+    let seen: Record<string, unknown> | undefined;
+    await waitFor('it is restarting', async () => {
+      const s = (await inspect('again')).State as Record<string, unknown>;
+      if (s.Status === 'restarting') seen = s;
+      return seen !== undefined;
+    });
+    expect(seen).toEqual({ ...base, Status: 'restarting', Running: true, Restarting: true, Pid: 0, ExitCode: 3, StartedAt: time, FinishedAt: time });
+    await ok(['stop', '-t', '0', 'again']);
   });
 
   it('kill -s, restart (same ID, log goes on), start of several containers, rm -f of a running one', async () => {
     const id = await runD(['--name', 'a', images.base, ...SERVICE]);
     await runD(['--name', 'b', images.base, ...SERVICE]);
-    await until('a is up', async () => (await logs('a')) === 'up\n');
+    await waitFor('a is up', async () => (await logs('a')) === 'up\n');
     expect((await ok(['kill', '-s', 'TERM', 'a'])).stdout).toBe('a\n');
     expect((await ok(['wait', 'a'])).stdout).toBe('0\n');
     const notRunning = await ctr(['kill', 'a']);
@@ -192,7 +211,7 @@ describe.each(actors())('detached containers and their lifecycle as $kind', (act
 
     expect((await ok(['start', 'a', 'b'])).stdout).toBe('a\nb\n');
     expect((await ok(['ps', '--format', '{{.Names}}'])).stdout.split('\n').sort()).toEqual(['', 'a', 'b']);
-    await until('a is up again', async () => (await logs('a')) === 'up\nup\n');
+    await waitFor('a is up again', async () => (await logs('a')) === 'up\nup\n');
     const before = (await inspect('a')).State.Pid as number;
     expect((await ok(['restart', '-t', '1', 'a'])).stdout).toBe('a\n');
     const after = await inspect('a');
@@ -200,7 +219,7 @@ describe.each(actors())('detached containers and their lifecycle as $kind', (act
     expect(after.State.Running).toBe(true);
     expect(after.State.Pid).not.toBe(before);
     expect(alive(before)).toBe(false);
-    await until('a is up a third time', async () => (await logs('a')) === 'up\nup\nup\n');
+    await waitFor('a is up a third time', async () => (await logs('a')) === 'up\nup\nup\n');
 
     const refused = await ctr(['rm', 'a']);
     expect(refused.code).toBe(1);
@@ -215,7 +234,7 @@ describe.each(actors())('detached containers and their lifecycle as $kind', (act
     await runD(['--name', 'flaky', '--restart', 'on-failure:2', images.base, 'sh', '-c', 'echo run; exit 5']);
     await runD(['--name', 'forever', '--restart', 'always', images.base, 'sh', '-c', 'echo run; sleep 0.2']);
     await runD(['--name', 'fine', '--restart', 'on-failure', images.base, 'sh', '-c', 'echo run; exit 0']);
-    await until('flaky has given up', async () => (await logs('flaky')) === 'run\nrun\nrun\n' && (await state('flaky')) === 'exited', 20_000);
+    await waitFor('flaky has given up', async () => (await logs('flaky')) === 'run\nrun\nrun\n' && (await state('flaky')) === 'exited', 20_000);
     await sleep(500);
     expect(await logs('flaky')).toBe('run\nrun\nrun\n');
     const flaky = await inspect('flaky');
@@ -224,7 +243,7 @@ describe.each(actors())('detached containers and their lifecycle as $kind', (act
     expect(await logs('fine')).toBe('run\n');
     expect((await inspect('fine')).RestartCount).toBe(0);
 
-    await until('forever has run three times', async () => lines(await logs('forever')).length >= 3, 20_000);
+    await waitFor('forever has run three times', async () => lines(await logs('forever')).length >= 3, 20_000);
     expect(['running', 'restarting']).toContain(await state('forever'));
     expect((await ok(['stop', '-t', '1', 'forever'])).stdout).toBe('forever\n');
     const runs = lines(await logs('forever')).length;
@@ -251,7 +270,7 @@ describe.each(actors())('detached containers and their lifecycle as $kind', (act
     process.kill(conmonPid(victim), 'SIGKILL');
     expect(await status('victim')).toMatch(/^Exited \(255\) /);
     expect((await inspect('victim')).State.Error).toMatch(/monitor/);
-    await until('its orphaned process is gone', async () => !alive(pid));
+    await waitFor('its orphaned process is gone', async () => !alive(pid));
     expect((await ok(['ps', '-q'])).stdout).toBe('');
 
     const ids = [await runD(['--name', 'svc', '--restart', 'always', images.base, ...SERVICE]), await runD(['--name', 'plain', images.base, ...SERVICE])];
@@ -259,14 +278,14 @@ describe.each(actors())('detached containers and their lifecycle as $kind', (act
     // A reboot: every process ends without any exit command running, and the run directory (tmpfs) is empty.
     for (const id of ids) process.kill(conmonPid(id), 'SIGKILL');
     for (const p of pids) process.kill(p, 'SIGKILL');
-    await until('the processes are gone', async () => pids.every((p) => !alive(p)) && monitors().length === 0);
+    await waitFor('the processes are gone', async () => pids.every((p) => !alive(p)) && monitors().length === 0);
     rmSync(env.runroot, { recursive: true, force: true });
     expect((await ok(['ps', '-q'])).stdout).toBe('');
     expect((await ok(['ps', '-a', '--format', '{{.Names}} {{.State}}'])).stdout.split('\n').sort()).toEqual(['', 'plain exited', 'svc exited', 'victim exited']);
     // what a boot-time unit runs
     expect((await ok(['start', '--all', '--filter', 'restart-policy=always'])).stdout).toBe('svc\n');
     expect((await ok(['ps', '--format', '{{.Names}} {{.State}}'])).stdout).toBe('svc running\n');
-    await until('svc is up', async () => (await logs('svc')) === 'up\nup\n');
+    await waitFor('svc is up', async () => (await logs('svc')) === 'up\nup\n');
   });
 
   it('20 run -d in parallel with ps and rm loops: every container is recorded, the index stays whole, no lock errors', async () => {

@@ -1,61 +1,24 @@
-import { spawnSync } from 'node:child_process';
 import { chownSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { actors, CtrEnv } from '../helpers/ctr.js';
-import { pushRunImages, type RunImages } from '../fixtures/run-images.js';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import { useRunImages } from '../fixtures/run-registry.js';
 
-let reg: TestRegistry;
-let images: RunImages;
-
-beforeAll(async () => {
-  reg = await startRegistry();
-  images = await pushRunImages(reg);
-}, 60_000);
-
-afterAll(async () => {
-  await reg?.stop();
-});
+const images = useRunImages();
 
 const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/;
-
-/** Waits until no process of this environment (a monitor, its exit command) still runs, so removing its files cannot race them. */
-async function settled(env: CtrEnv): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const busy = spawnSync('pgrep', ['-f', env.dir]).stdout.toString().trim();
-    if (busy === '') return;
-    await sleep(50);
-  }
-}
 
 describe.each(actors())('ctr logs as $kind', (actor) => {
   let env: CtrEnv;
   beforeAll(async () => {
-    env = new CtrEnv(actor);
-    const pulled = await env.ctr(['pull', '-q', images.base]);
-    expect(pulled.code, pulled.stderr).toBe(0);
+    env = await CtrEnv.withImages(actor, images.base);
   });
   afterAll(async () => {
-    await settled(env);
-    await env.cleanup();
+    await env?.cleanup();
   });
-  afterEach(async () => {
-    const left = (await env.ctr(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
-    if (left.length > 0) await env.ctr(['rm', '-f', ...left]);
-  });
+  afterEach(() => env.removeContainers());
 
   const fullId = async (name: string) => (await env.ctr(['ps', '-aq', '--no-trunc', '--filter', `name=^${name}$`])).stdout.trim();
-
-  /** Polls until `ctr logs NAME` prints `text` on stdout (the container got that far). */
-  const printed = async (name: string, text: string) => {
-    for (let i = 0; i < 200; i++) {
-      if ((await env.ctr(['logs', name])).stdout.includes(text)) return;
-      await sleep(50);
-    }
-    throw new Error(`${name} never printed ${text}`);
-  };
 
   it('keeps what a container printed on stdout and stderr apart, in order per stream', async () => {
     const run = await env.ctr(['run', '--name', 'both', images.base, 'sh', '-c', 'echo out1; echo err1 >&2; echo out2; echo err2 >&2; printf "no newline"']);
@@ -142,7 +105,7 @@ describe.each(actors())('ctr logs as $kind', (actor) => {
       const run = await env.ctr([...args.slice(0, 1), '-d', ...args.slice(1)]);
       expect(run.code, run.stderr).toBe(0);
     }
-    await printed('follow', 'first');
+    await env.waitForLog('follow', 'first');
     const child = env.spawnCtr(['logs', '-f', 'follow']);
     let out = '';
     let err = '';

@@ -5,20 +5,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { actors, CtrEnv } from '../helpers/ctr.js';
-import { pushRunImages, type RunImages } from '../fixtures/run-images.js';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import { useRunImages } from '../fixtures/run-registry.js';
 
-let reg: TestRegistry;
-let images: RunImages;
-
-beforeAll(async () => {
-  reg = await startRegistry();
-  images = await pushRunImages(reg);
-}, 60_000);
-
-afterAll(async () => {
-  await reg?.stop();
-});
+const images = useRunImages();
 
 /** docker's default capability set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP. */
 const DOCKER_DEFAULT_CAPS = 0xa80425fbn;
@@ -33,22 +22,14 @@ function status(text: string): Record<string, string> {
 describe.each(actors())('ctr run options as $kind', (actor) => {
   let env: CtrEnv;
   beforeAll(async () => {
-    env = new CtrEnv(actor);
-    for (const ref of [images.base, images.conf]) {
-      const pulled = await env.ctr(['pull', '-q', ref]);
-      expect(pulled.code, pulled.stderr).toBe(0);
-    }
+    env = await CtrEnv.withImages(actor, images.base, images.conf);
   });
   afterAll(async () => {
-    await env.cleanup();
+    await env?.cleanup();
   });
 
-  const containers = async () => (await env.ctr(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
   // A test that left containers behind fails on its own; the next one starts clean.
-  afterEach(async () => {
-    const left = await containers();
-    if (left.length > 0) await env.ctr(['rm', '-f', ...left]);
-  });
+  afterEach(() => env.removeContainers());
   const out = async (args: string[], opts: { env?: Record<string, string> } = {}) => {
     const r = await env.ctr(['run', '--rm', ...args], opts);
     expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);

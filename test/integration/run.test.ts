@@ -1,72 +1,30 @@
-import { type ChildProcess, execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { actors, asActor, CtrEnv } from '../helpers/ctr.js';
+import { exitOf, printed } from '../helpers/process.js';
 import { drivePty } from '../helpers/pty.js';
-import { pushRunImages, type RunImages } from '../fixtures/run-images.js';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import { useRunImages } from '../fixtures/run-registry.js';
 
-let reg: TestRegistry;
-let images: RunImages;
-
-beforeAll(async () => {
-  reg = await startRegistry();
-  images = await pushRunImages(reg);
-}, 60_000);
-
-afterAll(async () => {
-  await reg?.stop();
-});
+const images = useRunImages();
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-
-/** Resolves with ctr's exit code (128+N when a signal ended it) and what it printed. */
-function exitOf(child: ChildProcess): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code: code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 0), stdout, stderr })));
-}
-
-/** Waits until the child printed `text` on stdout (the container is up and its handlers set). */
-function printed(child: ChildProcess, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`ctr did not print ${text}: ${seen}`)), 20_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      seen += d.toString();
-      if (seen.includes(text)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
-
-
 
 describe.each(actors())('ctr run as $kind', (actor) => {
   let env: CtrEnv;
   beforeAll(async () => {
-    env = new CtrEnv(actor);
-    const pulled = await env.ctr(['pull', '-q', images.base]);
-    expect(pulled.code, pulled.stderr).toBe(0);
+    env = await CtrEnv.withImages(actor, images.base);
   });
   afterAll(async () => {
-    await env.cleanup();
+    await env?.cleanup();
   });
 
-  const containers = async () => (await env.ctr(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
   // What the store holds, faster than ps when checked after every case.
   const containerDirs = () => (existsSync(join(env.root, 'containers')) ? readdirSync(join(env.root, 'containers')).filter((n) => n !== 'containers.json') : []);
   // A test that left containers behind fails on its own; the next one starts clean.
-  afterEach(async () => {
-    const left = await containers();
-    if (left.length > 0) await env.ctr(['rm', '-f', ...left]);
-  });
+  afterEach(() => env.removeContainers());
 
   it('exits with the container code: 0, 7, 126 not executable, 127 not found, 137 for a child killed by SIGKILL', async () => {
     const ok = await env.ctr(['run', '--rm', images.base, 'true']);
@@ -88,7 +46,7 @@ describe.each(actors())('ctr run as $kind', (actor) => {
     const initKilled = await env.ctr(['run', '--rm', '--init', images.base, 'sh', '-c', 'kill -9 $$']);
     expect(initKilled.code).toBe(137);
     // --rm cleaned up after each of them, failed starts included.
-    expect(await containers()).toEqual([]);
+    expect(await env.containers()).toEqual([]);
   });
 
   it('forwards SIGTERM and SIGINT to the container: --init exits 143 and 130, a shell trap exits with its code', async () => {
@@ -108,7 +66,7 @@ describe.each(actors())('ctr run as $kind', (actor) => {
       }),
     );
     expect(results).toEqual(cases.map((c) => c.code));
-    expect(await containers()).toEqual([]);
+    expect(await env.containers()).toEqual([]);
   });
 
   it('passes stdin and stdout through byte for byte, and keeps stdout and stderr apart', async () => {
@@ -155,7 +113,7 @@ describe.each(actors())('ctr run as $kind', (actor) => {
     const r = await env.ctr(['run', '--env-file', join(env.dir, 'no-such.env'), images.base, 'true']);
     expect(r.code, r.stderr).toBe(125);
     expect(r.stderr).toMatch(/^Error: .*no-such\.env.*\n$/);
-    expect(await containers()).toEqual([]);
+    expect(await env.containers()).toEqual([]);
   });
 
   it('ends cleanly when the reader of its output goes away (| head), and --rm still removes the container', async () => {
@@ -168,7 +126,7 @@ describe.each(actors())('ctr run as $kind', (actor) => {
     const code = await closed;
     expect(stderr).not.toMatch(/EPIPE|node:events|at /);
     expect(code).not.toBeNull();
-    expect(await containers()).toEqual([]);
+    expect(await env.containers()).toEqual([]);
   });
 
   it('gives -it a real terminal: raw mode inside, the exit code out, the user terminal restored', () => {
@@ -191,20 +149,20 @@ describe.each(actors())('ctr run as $kind', (actor) => {
   it('runs several -t containers at once, each exiting with its own code and removed by --rm', async () => {
     const codes = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => env.ctr(['run', '-t', '--rm', images.base, 'sh', '-c', `echo run-${n}; exit ${n}`])));
     expect(codes.map((r) => [r.code, r.stdout, r.stderr])).toEqual([1, 2, 3, 4, 5, 6].map((n) => [n, `run-${n}\r\n`, '']));
-    expect(await containers()).toEqual([]);
+    expect(await env.containers()).toEqual([]);
   });
 
   it('refuses -it when stdin is not a terminal, with docker’s message', async () => {
     const r = await env.ctr(['run', '-it', '--rm', images.base, 'true']);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('Error: the input device is not a TTY\n');
-    expect(await containers()).toEqual([]);
+    expect(await env.containers()).toEqual([]);
   });
 
   it('fails with exit 125 and one line on an unknown image, a bad flag or a bad value, leaving no container', async () => {
     const cases: [string[], RegExp][] = [
-      [['run', `${reg.host}/test/missing:latest`, 'true'], /test\/missing/],
-      [['run', '--pull=never', `${reg.host}/test/run-entry:latest`], /no such image: .*run-entry.*--pull=never/],
+      [['run', `${images.registry.host}/test/missing:latest`, 'true'], /test\/missing/],
+      [['run', '--pull=never', `${images.registry.host}/test/run-entry:latest`], /no such image: .*run-entry.*--pull=never/],
       [['run', '--pull=sometimes', images.base, 'true'], /--pull/],
       [['run', '--network', 'bogus-net', images.base, 'true'], /--network bogus-net/],
       [['run', '--name', 'bad name!', images.base, 'true'], /invalid container name/],
@@ -226,6 +184,6 @@ describe.each(actors())('ctr run as $kind', (actor) => {
     const flag = await env.ctr(['run', '--no-such-flag', images.base, 'true']);
     expect(flag.code).toBe(125);
     expect(flag.stderr).toMatch(/--no-such-flag/);
-    expect(await containers()).toEqual([]);
+    expect(await env.containers()).toEqual([]);
   });
 });

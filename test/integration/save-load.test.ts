@@ -5,19 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { actors, CtrEnv, type Actor } from '../helpers/ctr.js';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
-import { pushRunImages, type RunImages } from '../fixtures/run-images.js';
+import { useRunImages } from '../fixtures/run-registry.js';
 
-let reg: TestRegistry;
-let images: RunImages;
+const images = useRunImages();
 /** Archives made as root by podman and skopeo, readable by every actor. */
 let made: string;
 
 const podmanAs = (root: string, run: string) => ['podman', '--root', root, '--runroot', run, '--storage-driver', 'vfs'];
 
 beforeAll(async () => {
-  reg = await startRegistry();
-  images = await pushRunImages(reg);
   made = mkdtempSync(join(tmpdir(), 'ctr-save-load-'));
   chmodSync(made, 0o755);
   const podman = podmanAs(join(made, 'podman'), join(made, 'podman-run'));
@@ -31,7 +27,6 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await reg?.stop();
   if (made) rmSync(made, { recursive: true, force: true });
 });
 
@@ -48,11 +43,7 @@ describe.each(actors())('ctr save and load as $kind', (actor: Actor) => {
   let stores = 0;
   const podmanDirs: string[] = [];
   beforeAll(async () => {
-    env = new CtrEnv(actor);
-    for (const ref of [images.base, images.vol]) {
-      const pulled = await env.ctr(['pull', '-q', ref]);
-      expect(pulled.code, pulled.stderr).toBe(0);
-    }
+    env = await CtrEnv.withImages(actor, images.base, images.vol);
     expect((await env.ctr(['tag', images.base, 'example.com/team/extra:2'])).code).toBe(0);
   });
   afterAll(async () => {

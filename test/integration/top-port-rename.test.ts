@@ -1,54 +1,18 @@
-import { spawnSync } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { actors, CtrEnv } from '../helpers/ctr.js';
-import { pushRunImages, type RunImages } from '../fixtures/run-images.js';
-import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
+import { useRunImages } from '../fixtures/run-registry.js';
 
-let reg: TestRegistry;
-let images: RunImages;
-
-beforeAll(async () => {
-  reg = await startRegistry();
-  images = await pushRunImages(reg);
-}, 60_000);
-
-afterAll(async () => {
-  await reg?.stop();
-});
-
-/** Waits until no process of this environment (a monitor, its exit command) still runs, so removing its files cannot race them. */
-async function settled(env: CtrEnv): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const busy = spawnSync('pgrep', ['-f', env.dir]).stdout.toString().trim();
-    if (busy === '') return;
-    await sleep(50);
-  }
-}
+const images = useRunImages();
 
 describe.each(actors())('ctr top, port and rename as $kind', (actor) => {
   let env: CtrEnv;
   beforeAll(async () => {
-    env = new CtrEnv(actor);
-    const pulled = await env.ctr(['pull', '-q', images.base]);
-    expect(pulled.code, pulled.stderr).toBe(0);
+    env = await CtrEnv.withImages(actor, images.base);
   });
   afterAll(async () => {
-    await settled(env);
-    await env.cleanup();
+    await env?.cleanup();
   });
-  afterEach(async () => {
-    const left = (await env.ctr(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
-    if (left.length > 0) await env.ctr(['rm', '-f', ...left]);
-  });
-
-  const printed = async (name: string, text: string) => {
-    for (let i = 0; i < 200; i++) {
-      if ((await env.ctr(['logs', name])).stdout.includes(text)) return;
-      await sleep(50);
-    }
-    throw new Error(`${name} never printed ${text}`);
-  };
+  afterEach(() => env.removeContainers());
 
   it.each([
     ['a detached container', true],
@@ -57,7 +21,7 @@ describe.each(actors())('ctr top, port and rename as $kind', (actor) => {
     const script = 'sleep 37 & sleep 38 & echo up; wait';
     const foreground = detached ? undefined : env.spawnCtr(['run', '--name', 'busy', images.base, 'sh', '-c', script]);
     if (detached) expect((await env.ctr(['run', '-d', '--name', 'busy', images.base, 'sh', '-c', script])).code).toBe(0);
-    await printed('busy', 'up');
+    await env.waitForLog('busy', 'up');
 
     const top = await env.ctr(['top', 'busy']);
     expect(top.code, top.stderr).toBe(0);
@@ -110,7 +74,7 @@ describe.each(actors())('ctr top, port and rename as $kind', (actor) => {
 
   it('rename gives a running container a new name that every command then uses; the old name is free', async () => {
     expect((await env.ctr(['run', '-d', '--name', 'old', images.base, 'sh', '-c', 'echo up; exec sleep 30'])).code).toBe(0);
-    await printed('old', 'up');
+    await env.waitForLog('old', 'up');
     const renamed = await env.ctr(['rename', 'old', 'new']);
     expect([renamed.code, renamed.stdout, renamed.stderr]).toEqual([0, '', '']);
     const names = await env.ctr(['ps', '--format', '{{.Names}} {{.Status}}']);

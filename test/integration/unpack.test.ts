@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, type Stats } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -72,6 +72,20 @@ async function reassembledDigest(env: CtrEnv, dir: string): Promise<string> {
   const r = await env.exec(['sh', '-c', `${ctrLine()} __layer tar ${dir} | sha256sum`]);
   expect(r.code).toBe(0);
   return `sha256:${r.stdout.split(' ')[0]}`;
+}
+
+/** Why rebuilding the layer's tar failed ('' if it did not), as the actor. */
+async function rebuildError(env: CtrEnv, dir: string): Promise<string> {
+  if (env.actor.kind === 'root') {
+    try {
+      for await (const _ of reassembleLayer(dir));
+      return '';
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+  const r = await env.ctr(['__layer', 'tar', dir]);
+  return r.code === 0 ? '' : r.stderr;
 }
 
 
@@ -231,6 +245,25 @@ for (const actor of actors()) {
       );
       expect(notTar).toMatch(/neither gzip, zstd nor a tar archive/);
     });
+
+    // Rootless, a layer whose files the user can read is rebuilt by ctr itself, one with a file
+    // only a subordinate id can read by a worker in the user namespace: both must notice.
+    for (const [kind, tar, path] of [
+      ['readable', makeLayer([{ type: 'dir', path: 'data', mode: 0o755 }, { type: 'file', path: 'data/blob.bin', content: BIG, mode: 0o644 }]), 'data/blob.bin'],
+      ['partly unreadable', SINK_TAR, 'big/blob.bin'],
+    ] as const) {
+      it(`refuses to rebuild a ${kind} layer whose files changed since it was unpacked`, async () => {
+        const env = newEnv(actor);
+        const { dir, diff } = await unpackAs(env, tar, 'none');
+        const file = join(diff, path);
+        const bytes = readFileSync(file);
+        bytes[bytes.length >> 1]! ^= 1;
+        writeFileSync(file, bytes);
+        expect(await rebuildError(env, dir)).toMatch(/no longer matches its digest/);
+        writeFileSync(file, bytes.subarray(1));
+        expect(await rebuildError(env, dir)).toMatch(/blob\.bin changed since it was unpacked/);
+      });
+    }
 
     if (actor.kind === 'root') {
       it('stops the worker when the pull is aborted', async () => {
