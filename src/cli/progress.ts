@@ -45,36 +45,23 @@ class PlainProgress implements PullProgress {
   finish(): void {}
 }
 
-class TerminalProgress implements PullProgress {
-  private readonly lines: LayerLine[] = [];
+/** One line per layer redrawn in place, bars moving at most every REDRAW_MS: what pull and push share. */
+export abstract class LayerLines<Line extends { phase: string; bytes: number; total: number; started: number }> {
+  protected readonly lines: Line[] = [];
   private drawn = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly out: NodeJS.WritableStream & { columns?: number }) {}
+  constructor(protected readonly out: NodeJS.WritableStream & { columns?: number }) {}
 
-  resolved(reference: string, _manifest: string, layers: Descriptor[]): void {
-    this.out.write(`Trying to pull ${reference}...\n`);
-    // One line per layer in the image's order, whatever order they are fetched in.
-    for (const l of layers) this.lines.push({ digest: l.digest, phase: 'waiting', bytes: 0, total: l.size, started: Date.now() });
-  }
+  /** The text of a line on a terminal `width` columns wide. */
+  protected abstract render(line: Line, width: number): string;
 
-  layer(digest: string, phase: LayerPhase, bytes: number, total: number): void {
-    let line = this.lines.find((l) => l.digest === digest);
-    if (!line) {
-      line = { digest, phase, bytes, total, started: Date.now() };
-      this.lines.push(line);
-    }
-    if (phase === 'downloading' && line.phase !== 'downloading') line.started = Date.now();
-    line.phase = phase;
-    line.bytes = bytes;
-    line.total = total;
-    if (phase === 'downloading') this.schedule();
+  /** Records a layer's progress; `moving` is the phase whose updates come often (bars). */
+  protected update(line: Line, phase: Line['phase'], bytes: number, total: number, moving: Line['phase']): void {
+    if (phase === moving && line.phase !== moving) line.started = Date.now();
+    Object.assign(line, { phase, bytes, total });
+    if (phase === moving) this.schedule();
     else this.draw();
-  }
-
-  writingManifest(): void {
-    this.draw();
-    this.out.write('Writing manifest to image destination\n');
   }
 
   notice(text: string): void {
@@ -95,15 +82,34 @@ class TerminalProgress implements PullProgress {
     }, REDRAW_MS);
   }
 
-  private draw(): void {
+  protected draw(): void {
     const width = Math.max(40, Math.min(this.out.columns ?? 80, 120));
     let text = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
     for (const l of this.lines) text += `\x1b[2K${this.render(l, width)}\n`;
     this.drawn = this.lines.length;
     this.out.write(text);
   }
+}
 
-  private render(l: LayerLine, width: number): string {
+class TerminalProgress extends LayerLines<LayerLine> implements PullProgress {
+  resolved(reference: string, _manifest: string, layers: Descriptor[]): void {
+    this.out.write(`Trying to pull ${reference}...\n`);
+    // One line per layer in the image's order, whatever order they are fetched in.
+    for (const l of layers) this.lines.push({ digest: l.digest, phase: 'waiting', bytes: 0, total: l.size, started: Date.now() });
+  }
+
+  layer(digest: string, phase: LayerPhase, bytes: number, total: number): void {
+    let line = this.lines.find((l) => l.digest === digest);
+    if (!line) this.lines.push((line = { digest, phase, bytes, total, started: Date.now() }));
+    this.update(line, phase, bytes, total, 'downloading');
+  }
+
+  writingManifest(): void {
+    this.draw();
+    this.out.write('Writing manifest to image destination\n');
+  }
+
+  protected render(l: LayerLine, width: number): string {
     const id = shortId(l.digest);
     switch (l.phase) {
       case 'exists':

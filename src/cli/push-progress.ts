@@ -1,6 +1,6 @@
 import type { PushPhase, PushProgress } from '../engine/push.js';
 import { shortId } from '../image/digest.js';
-import { progressBar } from './progress.js';
+import { LayerLines, progressBar } from './progress.js';
 
 interface LayerLine {
   id: string;
@@ -10,8 +10,6 @@ interface LayerLine {
   started: number;
   from?: string;
 }
-
-const REDRAW_MS = 100;
 
 /**
  * Push progress as pull draws it: a line per layer with bars on a terminal, plain lines when
@@ -50,13 +48,7 @@ class PlainProgress implements PushProgress {
   finish(): void {}
 }
 
-class TerminalProgress implements PushProgress {
-  private readonly lines: LayerLine[] = [];
-  private drawn = 0;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly out: NodeJS.WritableStream & { columns?: number }) {}
-
+class TerminalProgress extends LayerLines<LayerLine> implements PushProgress {
   started(destination: string, layers: { id: string; size: number }[]): void {
     this.out.write(`The push refers to repository [${destination.replace(/:[^/:]+$/, '')}]\n`);
     for (const l of layers) this.lines.push({ id: l.id, phase: 'waiting', bytes: 0, total: l.size, started: Date.now() });
@@ -65,43 +57,15 @@ class TerminalProgress implements PushProgress {
   layer(id: string, phase: PushPhase, bytes: number, total: number, from?: string): void {
     let line = this.lines.find((l) => l.id === id);
     if (!line) this.lines.push((line = { id, phase, bytes, total, started: Date.now() }));
-    if (phase === 'uploading' && line.phase !== 'uploading') line.started = Date.now();
-    Object.assign(line, { phase, bytes, total, from });
-    if (phase === 'uploading') this.schedule();
-    else this.draw();
+    line.from = from;
+    this.update(line, phase, bytes, total, 'uploading');
   }
 
   writingManifest(): void {
     this.draw();
   }
 
-  notice(text: string): void {
-    this.draw();
-    this.out.write(`${text}\n`);
-    this.drawn = 0;
-  }
-
-  finish(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  private schedule(): void {
-    this.timer ??= setTimeout(() => {
-      this.timer = undefined;
-      this.draw();
-    }, REDRAW_MS);
-  }
-
-  private draw(): void {
-    const width = Math.max(40, Math.min(this.out.columns ?? 80, 120));
-    let text = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
-    for (const l of this.lines) text += `\x1b[2K${this.render(l, width)}\n`;
-    this.drawn = this.lines.length;
-    this.out.write(text);
-  }
-
-  private render(l: LayerLine, width: number): string {
+  protected render(l: LayerLine, width: number): string {
     const id = shortId(l.id);
     switch (l.phase) {
       case 'exists':

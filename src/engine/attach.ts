@@ -7,6 +7,7 @@ import { enterRawMode, restoreTerminal, restoreTerminalOnExit, terminalFd, userT
 import { findContainer, reconcile } from './containers.js';
 import { openEngine, type EngineOptions } from './context.js';
 import { findRunning, type RunningContainer } from './running.js';
+import { FORWARDED_SIGNALS } from '../runtime/signals.js';
 
 export interface AttachOptions extends EngineOptions {
   container: string;
@@ -45,11 +46,6 @@ const WIN_RESIZE_EVENT = 1;
 // How long the container's exit code may take to appear once conmon closed the socket.
 const EXIT_WAIT_MS = 5000;
 
-// Every signal docker's client proxies (not SIGCHLD, SIGPIPE, SIGURG, SIGWINCH, SIGSTOP).
-const FORWARDED: NodeJS.Signals[] = [
-  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT', 'SIGTSTP',
-  'SIGTTIN', 'SIGTTOU', 'SIGVTALRM', 'SIGXCPU', 'SIGXFSZ', 'SIGPWR', 'SIGSYS', 'SIGTRAP', 'SIGABRT',
-];
 
 /**
  * docker's detach keys: comma-separated keys, each a single character or ctrl-X (X a letter,
@@ -190,7 +186,7 @@ class AttachSession {
       this.resize();
       process.on('SIGWINCH', this.onResize);
     }
-    if (opts.signal) for (const sig of FORWARDED) process.on(sig, this.onSignal);
+    if (opts.signal) for (const sig of FORWARDED_SIGNALS) process.on(sig, this.onSignal);
     this.reader = native().seqpacketRead(fd, (err, packet) => this.output(err, packet));
     io.stdout.on('error', this.onOutputError);
     io.stderr.on('error', this.onOutputError);
@@ -284,7 +280,7 @@ class AttachSession {
     this.finished = true;
     if (this.retry) clearTimeout(this.retry);
     process.off('SIGWINCH', this.onResize);
-    for (const sig of FORWARDED) process.off(sig, this.onSignal);
+    for (const sig of FORWARDED_SIGNALS) process.off(sig, this.onSignal);
     const { stdin } = this.opts;
     if (stdin) {
       stdin.off('data', this.onInput);

@@ -17,6 +17,7 @@ import { openEngine, type Engine, type EngineOptions } from './context.js';
 import { readEnvFile } from './create.js';
 import { startFailureCode } from './foreground.js';
 import { findRunning, type RunningContainer } from './running.js';
+import { FORWARDED_SIGNALS } from '../runtime/signals.js';
 
 /** `ctr exec`'s options, as docker names them. */
 export interface ExecOptions extends EngineOptions {
@@ -57,11 +58,6 @@ export interface ExecResult {
   detached?: boolean;
 }
 
-// Every signal docker's client proxies (not SIGCHLD, SIGPIPE, SIGURG, SIGSTOP, SIGWINCH).
-const FORWARDED: NodeJS.Signals[] = [
-  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT', 'SIGTSTP',
-  'SIGTTIN', 'SIGTTOU', 'SIGVTALRM', 'SIGXCPU', 'SIGXFSZ', 'SIGPWR', 'SIGSYS', 'SIGTRAP', 'SIGABRT',
-];
 // After a terminal command exits, the rest of its output must arrive within this time.
 const OUTPUT_GRACE_MS = 5000;
 // The terminal size of a command started with -d -t: no user terminal gives one.
@@ -283,7 +279,7 @@ async function execPlain(ctx: ExecContext): Promise<ExecResult> {
   const forward = (sig: NodeJS.Signals) => {
     if (child.exitCode === null) child.kill(sig);
   };
-  for (const sig of FORWARDED) process.on(sig, forward);
+  for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
   if (stdin && child.stdin) {
     child.stdin.on('error', () => {});
     stdin.pipe(child.stdin);
@@ -306,7 +302,7 @@ async function execPlain(ctx: ExecContext): Promise<ExecResult> {
     for (const chunk of held) io.stderr.write(chunk);
     return { exitCode: code };
   } finally {
-    for (const sig of FORWARDED) process.off(sig, forward);
+    for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
     if (stdin && child.stdin) stdin.unpipe(child.stdin);
     stdin?.pause();
   }
@@ -364,7 +360,7 @@ async function execWithTerminal(ctx: ExecContext): Promise<ExecResult> {
       native.waitPid(pid, (err, st) => (err ? reject(err) : resolve(st!.code ?? 128 + (st!.signal ?? 0)))),
     );
     const forward = (sig: NodeJS.Signals) => signalProcess(target, pid, sig);
-    for (const sig of FORWARDED) process.on(sig, forward);
+    for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
     try {
       const first = await Promise.race([exited.then((status) => ({ status })), attachment.done.then((end) => ({ end }))]);
       if ('end' in first && first.end === 'detached') {
@@ -377,7 +373,7 @@ async function execWithTerminal(ctx: ExecContext): Promise<ExecResult> {
       clearTimeout(grace);
       return { exitCode: status };
     } finally {
-      for (const sig of FORWARDED) process.off(sig, forward);
+      for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
     }
   } finally {
     attachment.restore();

@@ -17,6 +17,7 @@ import type { ContainerRecord } from '../store/containers.js';
 import { LogWriter, type LogStream } from '../store/logs.js';
 import type { Store } from '../store/store.js';
 import { processStartTime } from './containers.js';
+import { FORWARDED_SIGNALS } from '../runtime/signals.js';
 
 /** The standard streams a foreground container is wired to (the CLI's, or a test's). */
 export interface ForegroundIO {
@@ -25,11 +26,8 @@ export interface ForegroundIO {
   stderr: Writable;
 }
 
-// Every signal Node lets us catch that docker forwards (not SIGCHLD, SIGPIPE, SIGURG, SIGSTOP).
-const FORWARDED: NodeJS.Signals[] = [
-  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGCONT', 'SIGTSTP',
-  'SIGTTIN', 'SIGTTOU', 'SIGVTALRM', 'SIGXCPU', 'SIGXFSZ', 'SIGPWR', 'SIGSYS', 'SIGTRAP', 'SIGABRT', 'SIGWINCH',
-];
+// Window changes too, as docker's sig-proxy does; with a terminal ctr resizes the pty instead.
+const FORWARDED: NodeJS.Signals[] = [...FORWARDED_SIGNALS, 'SIGWINCH'];
 
 // After a terminal container exits, the rest of its output must arrive within this time.
 const OUTPUT_GRACE_MS = 5000;

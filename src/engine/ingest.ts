@@ -2,11 +2,11 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CtrError } from '../errors.js';
 import { MediaType, type ImageConfig, type ImageManifest } from '../image/types.js';
-import type { LayerRecord } from '../store/layers.js';
+import type { LayerIngest, LayerRecord } from '../store/layers.js';
 import type { Store } from '../store/store.js';
 import type { Engine } from './context.js';
 import { addImage } from './pull.js';
-import { startUnpack, unpackUpper } from './unpack.js';
+import { startUnpack, unpackUpper, type LayerUnpack } from './unpack.js';
 
 export interface IngestLayerOptions {
   /** The stream's media type (gzip, zstd or plain tar; the magic bytes decide in the end). */
@@ -66,15 +66,23 @@ export async function ingestLayer(engine: Engine, input: Readable | UpperDirecto
       ingest.commit({ diffId: result.diffId, size: result.size, compressed: opts.compressed ? [opts.compressed] : [] });
       return { diffId: result.diffId, size: result.size };
     } catch (err) {
-      const workerReason = err instanceof CtrError ? undefined : await unpack.done.then(() => undefined, (e: unknown) => e);
-      unpack.abort();
-      await unpack.done.catch(() => {});
-      await ingest.abort();
-      throw workerReason instanceof CtrError ? workerReason : err;
+      return await abandonIngest(err, unpack, ingest);
     }
   } finally {
     lock?.release();
   }
+}
+
+/**
+ * Stops a failed unpack and drops its half-made layer, then throws the better reason: a broken
+ * pipe to the worker says less than the worker's own (a full disk, a corrupt layer...).
+ */
+export async function abandonIngest(err: unknown, unpack: Pick<LayerUnpack, 'done' | 'abort'>, ingest: Pick<LayerIngest, 'abort'>): Promise<never> {
+  const workerReason = err instanceof CtrError ? undefined : await unpack.done.then(() => undefined, (e: unknown) => e);
+  unpack.abort();
+  await unpack.done.catch(() => {});
+  await ingest.abort();
+  throw workerReason instanceof CtrError ? workerReason : err;
 }
 
 function isStream(input: Readable | UpperDirectory): input is Readable {

@@ -15,6 +15,7 @@ import {
 import { MANIFEST_ACCEPT, RegistryClient } from '../registry/client.js';
 import type { ImageRecord } from '../store/images.js';
 import { openEngine, type Engine, type EngineOptions } from './context.js';
+import { abandonIngest } from './ingest.js';
 import { startUnpack, warmUnpackWorker } from './unpack.js';
 
 /** How to reach registries: the flags pull, login, push and search share. */
@@ -230,12 +231,7 @@ async function fetchLayer(
       ingest.commit({ diffId, size: result.size, compressed: [form] });
       report('done', desc.size);
     } catch (err) {
-      // A broken pipe to the worker says less than the worker's own reason (a full disk...).
-      const workerReason = err instanceof CtrError ? undefined : await unpack.done.then(() => undefined, (e: unknown) => e);
-      unpack.abort();
-      await unpack.done.catch(() => {});
-      await ingest.abort();
-      throw workerReason instanceof CtrError ? workerReason : err;
+      await abandonIngest(err, unpack, ingest);
     }
   } finally {
     lock.release();

@@ -19,3 +19,22 @@ export function report(context: CtrContext, result: { done: string[]; errors: st
   for (const e of result.errors) context.stderr.write(`Error: ${e}\n`);
   return result.errors.length > 0 ? 1 : 0;
 }
+
+/**
+ * Runs fn on each container in turn and prints each name done; with several containers a
+ * failure is reported and the others still go on (exit code: the last failure's).
+ */
+export async function eachContainer(context: CtrContext, containers: string[], fn: (container: string) => Promise<unknown>): Promise<number> {
+  let failed: CtrError | undefined;
+  for (const container of containers) {
+    try {
+      await fn(container);
+      context.stdout.write(`${container}\n`);
+    } catch (err) {
+      if (!(err instanceof CtrError) || containers.length === 1) throw err;
+      context.stderr.write(`Error: ${err.message}\n`);
+      failed = err;
+    }
+  }
+  return failed ? failed.exitCode : 0;
+}

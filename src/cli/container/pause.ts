@@ -1,5 +1,4 @@
 import { Command, Option } from 'clipanion';
-import { CtrError } from '../../errors.js';
 import { CtrCommand } from '../command.js';
 
 export class PauseCommand extends CtrCommand {
@@ -15,17 +14,7 @@ export class PauseCommand extends CtrCommand {
 
   async execute(): Promise<number> {
     const { pauseContainer } = await import('../../engine/pause.js');
-    let failed: CtrError | undefined;
-    for (const container of this.containers) {
-      try {
-        await pauseContainer({ ...this.context.globals, container });
-        this.context.stdout.write(`${container}\n`);
-      } catch (err) {
-        if (!(err instanceof CtrError) || this.containers.length === 1) throw err;
-        this.context.stderr.write(`Error: ${err.message}\n`);
-        failed = err;
-      }
-    }
-    return failed ? failed.exitCode : 0;
+    const { eachContainer } = await import('./lifecycle.js');
+    return eachContainer(this.context, this.containers, (container) => pauseContainer({ ...this.context.globals, container }));
   }
 }
