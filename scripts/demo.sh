@@ -1,6 +1,6 @@
 #!/bin/bash
 # The main job, offline: a private registry on 127.0.0.1 holding a busybox image made from
-# Debian's busybox-static; ctr pulls it, lists it and inspects it.
+# Debian's busybox-static; ctr pulls it, inspects it and runs it, in the foreground and detached.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 ctr=$here/dist/ctr
