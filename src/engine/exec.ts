@@ -17,7 +17,7 @@ import { openEngine, type Engine, type EngineOptions } from './context.js';
 import { readEnvFile } from './create.js';
 import { startFailureCode } from './foreground.js';
 import { findRunning, type RunningContainer } from './running.js';
-import { FORWARDED_SIGNALS } from '../runtime/signals.js';
+import { connectChild, forwardSignals } from '../runtime/signals.js';
 
 /** `ctr exec`'s options, as docker names them. */
 export interface ExecOptions extends EngineOptions {
@@ -276,14 +276,7 @@ async function execPlain(ctx: ExecContext): Promise<ExecResult> {
   const stdin = ctx.interactive ? io.stdin : undefined;
   const child = target.spawn([target.runtime.path, ...ctx.global, 'exec', '--process', ctx.files.process, ctx.id], [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe']);
   const exited = exitOf(child, target.runtime.path);
-  const forward = (sig: NodeJS.Signals) => {
-    if (child.exitCode === null) child.kill(sig);
-  };
-  for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
-  if (stdin && child.stdin) {
-    child.stdin.on('error', () => {});
-    stdin.pipe(child.stdin);
-  }
+  const disconnect = connectChild(child, stdin);
   // runc's own last word ("exec failed: ...") shares the command's stderr: held back until the
   // exit tells whether the command ever ran.
   const held: Buffer[] = [];
@@ -302,8 +295,7 @@ async function execPlain(ctx: ExecContext): Promise<ExecResult> {
     for (const chunk of held) io.stderr.write(chunk);
     return { exitCode: code };
   } finally {
-    for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
-    if (stdin && child.stdin) stdin.unpipe(child.stdin);
+    disconnect();
     stdin?.pause();
   }
 }
@@ -359,8 +351,7 @@ async function execWithTerminal(ctx: ExecContext): Promise<ExecResult> {
     const exited = new Promise<number>((resolve, reject) =>
       native.waitPid(pid, (err, st) => (err ? reject(err) : resolve(st!.code ?? 128 + (st!.signal ?? 0)))),
     );
-    const forward = (sig: NodeJS.Signals) => signalProcess(target, pid, sig);
-    for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
+    const stopForwarding = forwardSignals((sig) => signalProcess(target, pid, sig));
     try {
       const first = await Promise.race([exited.then((status) => ({ status })), attachment.done.then((end) => ({ end }))]);
       if ('end' in first && first.end === 'detached') {
@@ -373,7 +364,7 @@ async function execWithTerminal(ctx: ExecContext): Promise<ExecResult> {
       clearTimeout(grace);
       return { exitCode: status };
     } finally {
-      for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
+      stopForwarding();
     }
   } finally {
     attachment.restore();

@@ -17,7 +17,7 @@ import type { ContainerRecord } from '../store/containers.js';
 import { LogWriter, type LogStream } from '../store/logs.js';
 import type { Store } from '../store/store.js';
 import { processStartTime } from './containers.js';
-import { FORWARDED_SIGNALS } from '../runtime/signals.js';
+import { connectChild, FORWARDED_SIGNALS, forwardSignals } from '../runtime/signals.js';
 
 /** The standard streams a foreground container is wired to (the CLI's, or a test's). */
 export interface ForegroundIO {
@@ -138,14 +138,7 @@ async function runPlain({ runtime, rec, runDir, global, launch, io, opts, log, a
     containerIn.on('drain', () => attach.resumeInput());
   }
   await markRunning(child.pid);
-  const forward = (sig: NodeJS.Signals) => {
-    if (child.exitCode === null) child.kill(sig);
-  };
-  for (const sig of FORWARDED) process.on(sig, forward);
-  if (stdin && child.stdin) {
-    child.stdin.on('error', () => {});
-    stdin.pipe(child.stdin);
-  }
+  const disconnect = connectChild(child, stdin, FORWARDED);
   let startError: string | undefined;
   const failurePrefix = `${runtime.name} run failed: `;
   const tee = (from: Readable, to: Writable, stream: LogStream) =>
@@ -180,8 +173,7 @@ async function runPlain({ runtime, rec, runDir, global, launch, io, opts, log, a
     status = await exitOf(child, runtime);
     await copied;
   } finally {
-    for (const sig of FORWARDED) process.off(sig, forward);
-    if (stdin && child.stdin) stdin.unpipe(child.stdin);
+    disconnect();
     attach.setInput(undefined);
   }
   if (startError) return { exitCode: startFailureCode(startError), startError };
@@ -267,15 +259,13 @@ async function runWithTerminal({ runtime, rec, runDir, global, launch, io, opts,
     native.waitPid(pid, (err, st) => (err ? reject(err) : resolve(st!.code ?? 128 + (st!.signal ?? 0)))),
   );
   await markRunning(pid);
-  const forward = (sig: NodeJS.Signals) => {
-    if (sig === 'SIGWINCH') return;
+  const stopForwarding = forwardSignals((sig) => {
     try {
       process.kill(pid, sig);
     } catch {
       // already gone
     }
-  };
-  for (const sig of FORWARDED) process.on(sig, forward);
+  });
   try {
     helper.stdin!.end('\n');
     const started = await helperExit;
@@ -290,7 +280,7 @@ async function runWithTerminal({ runtime, rec, runDir, global, launch, io, opts,
     clearTimeout(grace);
     return { exitCode: code };
   } finally {
-    for (const sig of FORWARDED) process.off(sig, forward);
+    stopForwarding();
     attachment.restore();
     attach.setInput(undefined);
     attach.setResize(undefined);
