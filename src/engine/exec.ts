@@ -207,13 +207,7 @@ async function execDetached(ctx: ExecContext): Promise<ExecResult> {
  * output (docker keeps no output of a detached exec either) until the command ends.
  */
 async function execDetachedTerminal(ctx: ExecContext): Promise<ExecResult> {
-  const { target } = ctx;
-  const socket = await createConsoleSocket(ctx.socketDir);
-  const argv = [target.runtime.path, ...ctx.global, 'exec', '--detach', '--console-socket', socket.path, '--pid-file', ctx.files.pid, '--process', ctx.files.process, ctx.id];
-  const child = target.spawn(argv, ['ignore', 'ignore', 'pipe']);
-  child.stderr!.resume();
-  const started = exitOf(child, target.runtime.path);
-  const received = await receiveTerminal(socket, started);
+  const received = await startOnTerminal(ctx);
   if (received.failed !== undefined) return startFailure(ctx, received.failed);
   try {
     holdTerminal(received.master, ctx.id, await readPid(ctx.files.pid));
@@ -221,6 +215,16 @@ async function execDetachedTerminal(ctx: ExecContext): Promise<ExecResult> {
     closeSync(received.master);
   }
   return { exitCode: 0 };
+}
+
+/** Starts the command on a terminal of its own (`exec --detach` with a console socket): its pty master, or the runtime's exit code. */
+async function startOnTerminal(ctx: ExecContext): Promise<{ master: number; failed?: undefined } | { failed: number }> {
+  const { target } = ctx;
+  const socket = await createConsoleSocket(ctx.socketDir);
+  const argv = [target.runtime.path, ...ctx.global, 'exec', '--detach', '--console-socket', socket.path, '--pid-file', ctx.files.pid, '--process', ctx.files.process, ctx.id];
+  const child = target.spawn(argv, ['ignore', 'ignore', 'pipe']);
+  child.stderr!.resume();
+  return receiveTerminal(socket, exitOf(child, target.runtime.path));
 }
 
 /** Hands a terminal whose command runs on to a process of its own, which ends with the command. */
@@ -330,12 +334,7 @@ async function execWithTerminal(ctx: ExecContext): Promise<ExecResult> {
   const { target, io } = ctx;
   const native = consoleNative();
   native.setChildSubreaper();
-  const socket = await createConsoleSocket(ctx.socketDir);
-  const argv = [target.runtime.path, ...ctx.global, 'exec', '--detach', '--console-socket', socket.path, '--pid-file', ctx.files.pid, '--process', ctx.files.process, ctx.id];
-  const child = target.spawn(argv, ['ignore', 'ignore', 'pipe']);
-  child.stderr!.resume();
-  const started = exitOf(child, target.runtime.path);
-  const received = await receiveTerminal(socket, started);
+  const received = await startOnTerminal(ctx);
   if (received.failed !== undefined) return startFailure(ctx, received.failed);
   const { master } = received;
   const keys = ctx.detachKeys && ctx.detachKeys.length > 0 ? new DetachKeyFilter(ctx.detachKeys) : undefined;
