@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { constants } from 'node:os';
 import { join, posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CtrError } from '../errors.js';
 import type { ImageConfig } from '../image/types.js';
 import { consoleNative } from '../native/console.js';
@@ -18,6 +16,9 @@ import { readEnvFile } from './create.js';
 import { startFailureCode } from './foreground.js';
 import { findRunning, type RunningContainer } from './running.js';
 import { connectChild, forwardSignals } from '../runtime/signals.js';
+import { runtimeExit, waitForPidFile } from '../runtime/oci.js';
+
+const NO_PID_FILE = 'the runtime started the command but wrote no pid file for it';
 
 /** `ctr exec`'s options, as docker names them. */
 export interface ExecOptions extends EngineOptions {
@@ -187,18 +188,11 @@ function startFailure(ctx: ExecContext, code: number): ExecResult {
   return { exitCode: startFailureCode(message), startError: message };
 }
 
-function exitOf(child: ChildProcess, what: string): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    child.on('error', (err) => reject(new CtrError(`cannot run ${what}: ${err.message}`)));
-    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
-  });
-}
-
 /** `exec -d`: the runtime starts the command with no standard streams and returns. */
 async function execDetached(ctx: ExecContext): Promise<ExecResult> {
   const { target } = ctx;
   const child = target.spawn([target.runtime.path, ...ctx.global, 'exec', '--detach', '--process', ctx.files.process, ctx.id], ['ignore', 'ignore', 'ignore']);
-  const code = await exitOf(child, target.runtime.path);
+  const code = await runtimeExit(child, target.runtime.path);
   return code === 0 ? { exitCode: 0 } : startFailure(ctx, code);
 }
 
@@ -210,7 +204,7 @@ async function execDetachedTerminal(ctx: ExecContext): Promise<ExecResult> {
   const received = await startOnTerminal(ctx);
   if (received.failed !== undefined) return startFailure(ctx, received.failed);
   try {
-    holdTerminal(received.master, ctx.id, await readPid(ctx.files.pid));
+    holdTerminal(received.master, ctx.id, await waitForPidFile(ctx.files.pid, NO_PID_FILE, { timeoutMs: 2000 }));
   } finally {
     closeSync(received.master);
   }
@@ -224,7 +218,7 @@ async function startOnTerminal(ctx: ExecContext): Promise<{ master: number; fail
   const argv = [target.runtime.path, ...ctx.global, 'exec', '--detach', '--console-socket', socket.path, '--pid-file', ctx.files.pid, '--process', ctx.files.process, ctx.id];
   const child = target.spawn(argv, ['ignore', 'ignore', 'pipe']);
   child.stderr!.resume();
-  return receiveTerminal(socket, exitOf(child, target.runtime.path));
+  return receiveTerminal(socket, runtimeExit(child, target.runtime.path));
 }
 
 /** Hands a terminal whose command runs on to a process of its own, which ends with the command. */
@@ -279,7 +273,7 @@ async function execPlain(ctx: ExecContext): Promise<ExecResult> {
   const { target, io } = ctx;
   const stdin = ctx.interactive ? io.stdin : undefined;
   const child = target.spawn([target.runtime.path, ...ctx.global, 'exec', '--process', ctx.files.process, ctx.id], [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe']);
-  const exited = exitOf(child, target.runtime.path);
+  const exited = runtimeExit(child, target.runtime.path);
   const disconnect = connectChild(child, stdin);
   // runc's own last word ("exec failed: ...") shares the command's stderr: held back until the
   // exit tells whether the command ever ran.
@@ -345,7 +339,7 @@ async function execWithTerminal(ctx: ExecContext): Promise<ExecResult> {
     ...(keys ? { inputFilter: (chunk: Buffer) => keys.push(chunk) } : {}),
   });
   try {
-    const pid = await readPid(ctx.files.pid);
+    const pid = await waitForPidFile(ctx.files.pid, NO_PID_FILE, { timeoutMs: 2000 });
     // The runtime has exited: the command is now our child (we are its subreaper).
     const exited = new Promise<number>((resolve, reject) =>
       native.waitPid(pid, (err, st) => (err ? reject(err) : resolve(st!.code ?? 128 + (st!.signal ?? 0)))),
@@ -369,19 +363,6 @@ async function execWithTerminal(ctx: ExecContext): Promise<ExecResult> {
     attachment.restore();
     closeSync(master);
   }
-}
-
-async function readPid(path: string): Promise<number> {
-  for (let wait = 1; wait < 2000; wait *= 2) {
-    try {
-      const pid = Number(readFileSync(path, 'utf8'));
-      if (pid > 0) return pid;
-    } catch {
-      // not written yet
-    }
-    await sleep(wait);
-  }
-  throw new CtrError('the runtime started the command but wrote no pid file for it');
 }
 
 /** Signals an exec'd process; one of another container user needs the container's user namespace (rootless). */

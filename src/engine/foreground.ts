@@ -1,14 +1,12 @@
 import type { ChildProcess, StdioOptions } from 'node:child_process';
-import { closeSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { constants } from 'node:os';
+import { closeSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CtrError } from '../errors.js';
 import { consoleNative } from '../native/console.js';
 import { AttachServer } from '../runtime/attach-server.js';
 import type { IdMapping } from '../runtime/idmap.js';
-import { lastRuntimeError, RuntimeClient, type OciRuntime } from '../runtime/oci.js';
+import { lastRuntimeError, RuntimeClient, runtimeExit, waitForPidFile, type OciRuntime } from '../runtime/oci.js';
 import { serializeSpec, type RuntimeSpec } from '../runtime/spec.js';
 import { attachTerminal, createConsoleSocket, PtyWriter } from '../runtime/tty.js';
 import { spawnInUserNamespace } from '../runtime/userns.js';
@@ -170,7 +168,7 @@ async function runPlain({ runtime, rec, runDir, global, launch, io, opts, log, a
   const copied = Promise.all([tee(child.stdout!, io.stdout, 'stdout'), tee(child.stderr!, io.stderr, 'stderr')]);
   let status: number;
   try {
-    status = await exitOf(child, runtime);
+    status = await runtimeExit(child, runtime.path);
     await copied;
   } finally {
     disconnect();
@@ -204,7 +202,7 @@ async function runWithTerminal({ runtime, rec, runDir, global, launch, io, opts,
   const helperErr: Buffer[] = [];
   helper.stderr!.on('data', (d: Buffer) => helperErr.push(d));
   helper.stdin!.on('error', () => {});
-  const helperExit = exitOf(helper, runtime);
+  const helperExit = runtimeExit(helper, runtime.path);
   const createdSignal = new Promise<void>((resolve, reject) => {
     let out = '';
     helper.stdout!.on('data', (d: Buffer) => {
@@ -254,7 +252,8 @@ async function runWithTerminal({ runtime, rec, runDir, global, launch, io, opts,
       // The container's side is gone: its exit ends the run.
     }
   });
-  const pid = await readPidFile(pidFile, helper);
+  // The runtime writes the pid file at the end of create, after it has sent the terminal.
+  const pid = await waitForPidFile(pidFile, 'the runtime stopped before it wrote the container’s pid file', { gone: () => helper.exitCode !== null });
   const exited = new Promise<number>((resolve, reject) =>
     native.waitPid(pid, (err, st) => (err ? reject(err) : resolve(st!.code ?? 128 + (st!.signal ?? 0)))),
   );
@@ -287,27 +286,6 @@ async function runWithTerminal({ runtime, rec, runDir, global, launch, io, opts,
     clientInput?.close();
     closeSync(master);
   }
-}
-
-/** The runtime writes the pid file at the end of create, after it has sent the terminal. */
-async function readPidFile(path: string, helper: ChildProcess): Promise<number> {
-  for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
-    try {
-      const pid = Number(readFileSync(path, 'utf8'));
-      if (pid > 0) return pid;
-    } catch {
-      // not written yet
-    }
-    if (helper.exitCode !== null) throw new CtrError('the runtime stopped before it wrote the container’s pid file');
-    await sleep(wait);
-  }
-}
-
-function exitOf(child: ChildProcess, runtime: OciRuntime): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    child.on('error', (err) => reject(new CtrError(`cannot run ${runtime.path}: ${err.message}`)));
-    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
-  });
 }
 
 /** docker's codes: 127 the command was not found, 126 it could not be run, 125 anything else. */

@@ -29,7 +29,6 @@ import type { Store } from '../store/store.js';
 import { openEngine, type Engine, type EngineOptions } from './context.js';
 import { imageConfig } from './images.js';
 import { addLocalImages, ingestLayer } from './ingest.js';
-import { addImage } from './pull.js';
 
 export interface LoadProgress {
   /** A layer starts loading (`exists`: the store has it, nothing to do). */

@@ -1,6 +1,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { isAbsolute } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { CtrError } from '../errors.js';
 import { findExecutable } from './idmap.js';
@@ -110,4 +112,31 @@ export function lastRuntimeError(stderr: string): string {
   const last = lines.at(-1) ?? '';
   const m = /msg="((?:[^"\\]|\\.)*)"/.exec(last);
   return m ? m[1]!.replace(/\\"/g, '"') : last;
+}
+
+/** The exit code of a runtime process, 128+N when signal N ended it; rejects when it could not be started. */
+export function runtimeExit(child: ChildProcess, path: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    child.on('error', (err) => reject(new CtrError(`cannot run ${path}: ${err.message}`)));
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
+  });
+}
+
+/**
+ * The pid the runtime writes to a pid file once the process runs (at the end of create, or of
+ * exec --detach). Gives up with `failure` when `gone()` says the runtime ended without it, or
+ * after `timeoutMs`.
+ */
+export async function waitForPidFile(path: string, failure: string, opts: { gone?: () => boolean; timeoutMs?: number } = {}): Promise<number> {
+  const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+  for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
+    try {
+      const pid = Number(readFileSync(path, 'utf8'));
+      if (pid > 0) return pid;
+    } catch {
+      // not written yet
+    }
+    if (opts.gone?.() || Date.now() > deadline) throw new CtrError(failure);
+    await sleep(wait);
+  }
 }
