@@ -2,6 +2,7 @@
 // src/), the man pages in man/ and the single executable dist/ctr (a Node SEA holding both).
 import { build } from 'esbuild';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,8 @@ const addon = join(here, 'build/ctr_native.node');
 const bundleFile = join(here, 'dist/ctr.js');
 // The key src/native/load.ts reads the addon back from.
 const ADDON_ASSET = 'ctr_native.node';
+// Its sha256, computed here so that loading the addon never hashes it (nor loads node:crypto).
+const ADDON_HASH_ASSET = 'ctr_native.node.sha256';
 // The fuse Node looks for to know a blob was injected (see Node's single-executable docs).
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
@@ -98,6 +101,8 @@ function disableEnvFileScan(exe) {
 async function singleExecutable() {
   const work = join(here, 'build/sea');
   mkdirSync(work, { recursive: true });
+  const addonHash = join(work, 'ctr_native.node.sha256');
+  writeFileSync(addonHash, createHash('sha256').update(readFileSync(addon)).digest('hex'));
   // With a code cache, Node's SEA cannot run a real import(); esbuild must have turned each one into require().
   if (/\bimport\(/.test(readFileSync(bundleFile, 'utf8'))) throw new Error('dist/ctr.js contains import(), which the single executable cannot run');
   const config = join(work, 'sea-config.json');
@@ -109,7 +114,7 @@ async function singleExecutable() {
     useCodeCache: true,
     // A user's NODE_OPTIONS is meant for their node programs, not for ctr.
     execArgvExtension: 'none',
-    assets: { [ADDON_ASSET]: addon },
+    assets: { [ADDON_ASSET]: addon, [ADDON_HASH_ASSET]: addonHash },
   }));
   await run(node, ['--experimental-sea-config', config]);
   const exe = join(work, 'ctr');

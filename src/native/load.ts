@@ -6,6 +6,8 @@ import * as sea from 'node:sea';
 
 /** The key under which build.mjs stores build/ctr_native.node in the single executable. */
 export const ADDON_ASSET = 'ctr_native.node';
+/** The addon's sha256 (hex), which build.mjs stores beside it. */
+const ADDON_HASH_ASSET = 'ctr_native.node.sha256';
 
 /**
  * Loads our N-API addon: from the single executable's asset (through a per-user cache file,
@@ -14,7 +16,7 @@ export const ADDON_ASSET = 'ctr_native.node';
 export function loadAddon(): unknown {
   if (!sea.isSea()) return dlopen(findBuiltAddon());
   const content = Buffer.from(sea.getRawAsset(ADDON_ASSET));
-  const cached = cachedAssetFile(content);
+  const cached = cachedAssetFile(content, process.env, sea.getAsset(ADDON_HASH_ASSET, 'utf8'));
   if (cached) return dlopen(cached);
   // No usable cache: a throwaway copy will do, and a loaded library no longer needs its file.
   const dir = mkdtempSync(join(tmpdir(), 'ctr-native-'));
@@ -44,12 +46,12 @@ function findBuiltAddon(): string {
 }
 
 /**
- * Returns a cache file holding `content`, named by its hash so every version of ctr gets its
+ * Returns a cache file holding `content`, named by its sha256 (given, or computed) so every version of ctr gets its
  * own and a file, once written, never changes: in the user's cache, else in a private
  * directory in the temp dir; undefined when neither can be used.
  */
-export function cachedAssetFile(content: Buffer, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const name = `native-${createHash('sha256').update(content).digest('hex').slice(0, 16)}.node`;
+export function cachedAssetFile(content: Buffer, env: NodeJS.ProcessEnv = process.env, sha256 = createHash('sha256').update(content).digest('hex')): string | undefined {
+  const name = `native-${sha256.slice(0, 16)}.node`;
   for (const dir of cacheDirs(env)) {
     const file = join(dir, name);
     try {
