@@ -174,6 +174,32 @@ export interface UpperLayerOptions {
   ownChunks?: boolean;
 }
 
+interface UpperEntry {
+  name: string;
+  abs: string;
+  /** Relative to the upper directory's top. */
+  path: string;
+  st: Stats;
+  /** Its xattr names, listed on first use. */
+  xnames: () => string[];
+  /** An overlay whiteout: the name was deleted. */
+  whiteout: boolean;
+}
+
+/** The entries of one directory of an upper dir, sorted; the runtime's own mount points left out. */
+function* upperEntries(dir: string, rel: string, lower: LowerView): Generator<UpperEntry> {
+  for (const name of sortedNames(dir)) {
+    const abs = join(dir, name);
+    const path = rel ? `${rel}/${name}` : name;
+    const st = lstatSync(abs);
+    let names: string[] | undefined;
+    const xnames = () => (names ??= xattrNames(abs));
+    const whiteout = isWhiteout(abs, st, xnames);
+    if (!whiteout && isRuntimeMountPoint(path, abs, st, lower)) continue;
+    yield { name, abs, path, st, xnames, whiteout };
+  }
+}
+
 /**
  * The layer tar of an overlay upper directory (a container's changes), as an OCI layer:
  * whiteouts become `.wh.NAME` members, opaque directories get a `.wh..wh..opq` member, files
@@ -184,17 +210,11 @@ export function writeUpperLayer(upper: string, sink: TarSink, opts: UpperLayerOp
   const tar = new TreeArchiver(sink, opts.ownChunks);
   const lower = new LowerView(opts.lowers);
   const walk = (dir: string, rel: string): void => {
-    for (const name of sortedNames(dir)) {
-      const abs = join(dir, name);
-      const path = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(abs);
-      let names: string[] | undefined;
-      const xnames = () => (names ??= xattrNames(abs));
-      if (isWhiteout(abs, st, xnames)) {
+    for (const { name, abs, path, st, xnames, whiteout } of upperEntries(dir, rel, lower)) {
+      if (whiteout) {
         tar.header({ name: rel ? `${rel}/${WHITEOUT}${name}` : `${WHITEOUT}${name}`, type: TarType.File, mode: 0o600, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) });
         continue;
       }
-      if (isRuntimeMountPoint(path, abs, st, lower)) continue;
       // Kernels mounting with metacopy=on or redirect_dir=on leave data in the lower layers.
       for (const feature of ['metacopy', 'redirect']) {
         if (overlayXattr(abs, xnames(), feature) !== undefined) {
@@ -249,17 +269,11 @@ export function listChanges(upper: string, lowers: string[]): FileChange[] {
   const lower = new LowerView(lowers);
   const walk = (dir: string, rel: string, underOpaque: boolean): FileChange[] => {
     const out: FileChange[] = [];
-    for (const name of sortedNames(dir)) {
-      const abs = join(dir, name);
-      const path = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(abs);
-      let names: string[] | undefined;
-      const xnames = () => (names ??= xattrNames(abs));
-      if (isWhiteout(abs, st, xnames)) {
+    for (const { abs, path, st, xnames, whiteout } of upperEntries(dir, rel, lower)) {
+      if (whiteout) {
         out.push({ kind: 'D', path: `/${path}` });
         continue;
       }
-      if (isRuntimeMountPoint(path, abs, st, lower)) continue;
       const before = underOpaque ? undefined : lower.stat(path);
       if (!st.isDirectory()) {
         out.push({ kind: before ? 'C' : 'A', path: `/${path}` });
