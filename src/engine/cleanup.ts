@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerRecord, ContainerState } from '../store/containers.js';
 import { monitorExit, shouldRestart } from './containers.js';
-import { openEngine, type EngineOptions } from './context.js';
+import { openEngine, type Engine, type EngineOptions } from './context.js';
 import type { StoredConfig } from './create.js';
-import { startDetached } from './detached.js';
+import { deleteRuntimeState, startDetached } from './detached.js';
 import { removeContainer } from './remove.js';
+import { runtimeFor } from './start.js';
 
 export interface ContainerExitedOptions extends EngineOptions {
   id: string;
@@ -48,7 +49,9 @@ export async function containerExited(opts: ContainerExitedOptions): Promise<voi
     if (restart) return { action: 'restart', delay: ran >= STABLE_RUN_MS ? FIRST_DELAY_MS : Math.min(FIRST_DELAY_MS * 2 ** Math.min(count, 16), MAX_DELAY_MS), rec: c };
     return { action: cfg.autoRemove ? 'remove' : 'none', delay: 0, rec: c };
   });
-  if (decision.action === 'remove') {
+  if (decision.action === 'none' && decision.rec) {
+    await forgetRuntimeState(engine, opts);
+  } else if (decision.action === 'remove') {
     await removeContainer(store, decision.rec!, { volumes: true, runtime: opts.runtime });
   } else if (decision.action === 'restart') {
     await sleep(decision.delay);
@@ -69,6 +72,20 @@ export async function containerExited(opts: ContainerExitedOptions): Promise<voi
       });
     }
   }
+}
+
+/** As podman's cleanup does: the runtime's state of a run that ended goes now, not in a later `rm` or `start`. */
+async function forgetRuntimeState(engine: Engine, opts: ContainerExitedOptions): Promise<void> {
+  const { store } = engine;
+  await store.withContainerLock(opts.id, async () => {
+    const c = store.containers.list().find((x) => x.id === opts.id);
+    if (!c || c.state.runId !== opts.runId || c.state.status !== 'exited' || c.state.restarting) return;
+    await deleteRuntimeState(engine, c, runtimeFor(c.config as unknown as StoredConfig, opts.runtime));
+    await store.updateContainers((list) => {
+      const x = list.find((y) => y.id === opts.id);
+      if (x && x.state.runId === opts.runId) x.state = { ...x.state, runtimeDeleted: true };
+    });
+  });
 }
 
 function stillRestarting(s: ContainerState, runId: string): boolean {

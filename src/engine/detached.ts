@@ -51,9 +51,6 @@ export async function startDetached(engine: Engine, rec: ContainerRecord, opts: 
     writeFileSync(join(runDir, 'config.json'), serializeSpec(prepared.spec));
   }
   mkdirSync(store.runtimeStateDir(), { recursive: true, mode: 0o700 });
-  await deleteRuntimeState(engine, rec, runtime);
-  for (const f of [paths.exitFile, paths.oomFile, paths.pidFile, paths.conmonPid]) rmSync(f, { force: true });
-
   const previousRunId = rec.state.runId;
   const runId = randomBytes(8).toString('hex');
   const argv = conmonArgv({
@@ -83,7 +80,12 @@ export async function startDetached(engine: Engine, rec: ContainerRecord, opts: 
 
   let started: { monitorPid: number; pid: number };
   try {
-    started = await startMonitor(mapping, argv, paths.conmonPid);
+    // Under the container's lock: the exit command of the run before may be deleting its runtime state.
+    started = await store.withContainerLock(rec.id, async () => {
+      await deleteRuntimeState(engine, rec, runtime);
+      for (const f of [paths.exitFile, paths.oomFile, paths.pidFile, paths.conmonPid]) rmSync(f, { force: true });
+      return startMonitor(mapping, argv, paths.conmonPid);
+    });
   } catch (err) {
     if (!(err instanceof MonitorStartError)) throw err;
     const code = startFailureCode(err.message);
@@ -185,6 +187,6 @@ export function runtimeIn(engine: Engine, runtime: OciRuntime, joinPid?: number)
  * namespace is needed.
  */
 export async function deleteRuntimeState(engine: Engine, rec: ContainerRecord, runtime: OciRuntime): Promise<void> {
-  if (rec.state.monitorPid === undefined) return;
+  if (rec.state.monitorPid === undefined || rec.state.runtimeDeleted) return;
   await new RuntimeClient(runtime, engine.store.runtimeStateDir()).delete(rec.id, true).catch(() => {});
 }

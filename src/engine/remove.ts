@@ -69,6 +69,7 @@ export async function removeContainer(store: Store, c: ContainerRecord, opts: { 
     // never mounted, or already gone
   }
   await store.containers.removeFiles(c.id, store.removeTree);
+  store.dropContainerLock(c.id);
   if (opts.volumes) await removeContainerVolumes(store, c);
   await forget;
 }

@@ -39,6 +39,8 @@ export interface ContainerState {
   restartCount?: number;
   /** Stopped by the user (stop, kill): restart policies leave it stopped. */
   stoppedByUser?: boolean;
+  /** The OCI runtime's state of this run is already deleted (by the monitor's exit command). */
+  runtimeDeleted?: boolean;
   /** Exited, and its monitor will start it again (restart policy) after a short delay. */
   restarting?: boolean;
 }

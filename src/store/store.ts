@@ -62,6 +62,21 @@ export class Store {
     return withLock(this.lockPath, fn);
   }
 
+  /**
+   * Runs fn holding one container's runtime lock: between deleting the runtime's state of a
+   * container and creating it again (start, and the exit command of the run before).
+   */
+  async withContainerLock<T>(id: string, fn: () => Promise<T> | T): Promise<T> {
+    const dir = join(this.location.runroot, 'locks');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return withLock(join(dir, id), fn);
+  }
+
+  /** Forgets a removed container's runtime lock. */
+  dropContainerLock(id: string): void {
+    rmSync(join(this.location.runroot, 'locks', id), { force: true });
+  }
+
   /** Runs fn with a private scratch directory on the store's file system, removed afterwards. */
   async withScratchDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
     const parent = join(this.location.root, 'tmp');

@@ -132,6 +132,24 @@ describe.each(actors())('detached containers and their lifecycle as $kind', (act
     expect(existsSync(runDir(id))).toBe(false);
   });
 
+  it('a detached container that exits is forgotten by the runtime at once (as podman cleans up), and starts and goes as before', async () => {
+    // runc keeps a container's state under its --root in a directory named by the id
+    const known = (id: string) => existsSync(join(env.runroot, 'runtime', id));
+    const id = await runD(['--name', 'brief', images.base, ...SERVICE]);
+    expect(known(id)).toBe(true);
+    await ok(['stop', 'brief']);
+    await waitFor('the exit command deleted the runtime state', async () => !known(id));
+    expect(await status('brief')).toMatch(/^Exited \(0\) /);
+    await ok(['start', 'brief']);
+    expect(known(id)).toBe(true);
+    await waitFor('it is up again', async () => (await logs('brief')) === 'up\nup\n');
+    await ok(['stop', 'brief']);
+    await waitFor('forgotten again after the second run', async () => !known(id));
+    await ok(['rm', 'brief']);
+    expect((await ok(['ps', '-aq'])).stdout).toBe('');
+    expect(existsSync(join(env.runroot, 'locks', id))).toBe(false);
+  });
+
   it('stop: SIGTERM ends a service at once; a process that ignores it is killed after -t (137); the image STOPSIGNAL is used', async () => {
     await runD(['--name', 'svc', images.base, ...SERVICE]);
     await runD(['--name', 'stubborn', images.base, 'sh', '-c', 'trap "" TERM; echo up; sleep 1000']);
