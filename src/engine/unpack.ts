@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { PassThrough, Readable, Transform, type Writable } from 'node:stream';
+import { PassThrough, Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeDecompressError, openDecompressed, type Compression } from '../archive/unpack.js';
@@ -193,6 +193,30 @@ export function unpackUpper(req: Omit<UnpackRequest, 'mediaType' | 'diffId' | 'd
 }
 
 /**
+ * One job's frames into a worker's stdin, which outlives the job: pipeline() into stdin itself
+ * with end: false leaves listeners on it per job (Node warns from the 11th layer on).
+ */
+function intoWorker(stdin: Writable): Writable {
+  const gone = () => Object.assign(new Error('the unpack worker stopped reading'), { code: 'EPIPE' });
+  return new Writable({
+    highWaterMark: 0,
+    write(chunk: Buffer, _enc, cb) {
+      if (stdin.destroyed) return cb(gone());
+      if (stdin.write(chunk)) return cb();
+      const settle = (err?: Error) => {
+        stdin.off('drain', drained);
+        stdin.off('close', closed);
+        cb(err);
+      };
+      const drained = () => settle();
+      const closed = () => settle(gone());
+      stdin.once('drain', drained);
+      stdin.once('close', closed);
+    },
+  });
+}
+
+/**
  * Unpacks one layer in a worker process (`ctr __unpack`): inside the user namespace when
  * rootless, a plain child as root. This process decompresses and hashes; the worker, whose
  * single thread is the bottleneck of a pull, only parses the tar and writes files.
@@ -209,7 +233,7 @@ export function startUnpack(req: UnpackRequest): LayerUnpack {
     try {
       if (req.decompressInWorker) {
         stdin.write(frame(FrameType.Job, Buffer.from(JSON.stringify({ dest: req.dest } satisfies UnpackJob))));
-        await pipeline(input, new DataFramer(), stdin, { end: false });
+        await pipeline(input, new DataFramer(), intoWorker(stdin));
         stdin.write(frame(FrameType.End));
         return undefined;
       }
@@ -223,7 +247,7 @@ export function startUnpack(req: UnpackRequest): LayerUnpack {
           cb(null, chunk);
         },
       });
-      await pipeline(opened.tar, tap, new DataFramer(), stdin, { end: false });
+      await pipeline(opened.tar, tap, new DataFramer(), intoWorker(stdin));
       stdin.write(frame(FrameType.End));
       return `sha256:${hash.digest('hex')}`;
     } catch (err) {
