@@ -14,6 +14,7 @@ import {
 } from '../image/types.js';
 import { MANIFEST_ACCEPT, RegistryClient } from '../registry/client.js';
 import type { ImageRecord } from '../store/images.js';
+import type { Lock } from '../store/lock.js';
 import { openEngine, type Engine, type EngineOptions } from './context.js';
 import { abandonIngest } from './ingest.js';
 import { startUnpack, warmUnpackWorker } from './unpack.js';
@@ -137,35 +138,52 @@ export async function pullInto(engine: Engine, opts: PullOptions): Promise<PullR
   opts.progress?.resolved?.(name, manifestDigest, manifest.layers);
   const missing = new Set(diffIds.filter((d) => !store.layers.has(d))).size;
   warmUnpackWorker(engine.mapping, Math.min(missing, PARALLEL_LAYERS));
-  // Largest first: the big layers set the pace, the small ones fill the gaps they leave.
-  const order = manifest.layers.map((_, i) => i).sort((a, b) => manifest.layers[b]!.size - manifest.layers[a]!.size);
-  await runLimited(
-    order.map((i) => () => fetchLayer(engine, client, repo, manifest.layers[i]!, diffIds[i]!, opts, missing > 1)),
-    PARALLEL_LAYERS,
-  );
-
-  opts.progress?.writingManifest?.();
-  const id = store.blobs.put(configBytes, manifest.config.digest);
-  store.blobs.put(manifestBytes, manifestDigest);
-  if (indexDigest) store.blobs.put(top.body, indexDigest);
-
-  const size = diffIds.reduce((sum, d) => sum + (store.layers.get(d)?.size ?? 0), 0);
-  const repoDigest = `${repositoryName(ref)}@${indexDigest ?? manifestDigest}`;
-  const tagName = ref.tag ? name.replace(/@.*$/, '') : undefined;
-  await store.updateImages((images) => {
-    addImage(images, {
-      id,
-      names: tagName ? [tagName] : [],
-      repoDigests: [repoDigest],
-      manifestDigest,
-      manifestMediaType,
-      indexDigest,
-      created: config.created,
-      size,
-      added: new Date().toISOString(),
+  // Largest first: the big layers set the pace, the small ones fill the gaps they leave. A layer
+  // the image lists twice is fetched once.
+  const order = manifest.layers
+    .map((_, i) => i)
+    .filter((i) => diffIds.indexOf(diffIds[i]!) === i)
+    .sort((a, b) => manifest.layers[b]!.size - manifest.layers[a]!.size);
+  // Each layer's lock is held until the image is recorded: until then no image refers to a layer
+  // this pull found or fetched, and rmi or image prune would take it. They are taken in one
+  // order by every ctr, so that two pulls sharing layers never wait for each other in a circle.
+  const held: Lock[] = [];
+  try {
+    for (const d of [...new Set(diffIds)].sort()) held.push(await store.layers.lockLayer(d, opts.signal));
+    await runLimited(
+      order.map((i) => () => fetchLayer(engine, client, repo, manifest.layers[i]!, diffIds[i]!, opts, missing > 1)),
+      PARALLEL_LAYERS,
+    );
+    // The same layer listed again under another compressed digest: remember that form too.
+    manifest.layers.forEach((desc, i) => {
+      if (!order.includes(i)) store.layers.noteCompressed(diffIds[i]!, { digest: desc.digest, size: desc.size, mediaType: desc.mediaType, repositories: [`${client.host}/${repo}`] });
     });
-  });
-  return { id, reference: name };
+
+    opts.progress?.writingManifest?.();
+    const id = store.blobs.put(configBytes, manifest.config.digest);
+    store.blobs.put(manifestBytes, manifestDigest);
+    if (indexDigest) store.blobs.put(top.body, indexDigest);
+
+    const size = diffIds.reduce((sum, d) => sum + (store.layers.get(d)?.size ?? 0), 0);
+    const repoDigest = `${repositoryName(ref)}@${indexDigest ?? manifestDigest}`;
+    const tagName = ref.tag ? name.replace(/@.*$/, '') : undefined;
+    await store.updateImages((images) => {
+      addImage(images, {
+        id,
+        names: tagName ? [tagName] : [],
+        repoDigests: [repoDigest],
+        manifestDigest,
+        manifestMediaType,
+        indexDigest,
+        created: config.created,
+        size,
+        added: new Date().toISOString(),
+      });
+    });
+    return { id, reference: name };
+  } finally {
+    for (const lock of held) lock.release();
+  }
 }
 
 /** Adds or merges an image; a name moves to the new image, leaving the old one dangling. */
@@ -197,44 +215,34 @@ async function fetchLayer(
   const { layers } = engine.store;
   const report = (phase: LayerPhase, bytes: number) => opts.progress?.layer?.(desc.digest, phase, bytes, desc.size);
   const form = { digest: desc.digest, size: desc.size, mediaType: desc.mediaType, repositories: [`${client.host}/${repo}`] };
+  // The caller holds the layer's lock.
   if (layers.has(diffId)) {
     layers.noteCompressed(diffId, form);
     report('exists', desc.size);
     return;
   }
-  report('waiting', 0);
-  const lock = await layers.lockLayer(diffId, opts.signal);
+  const ingest = await layers.begin(diffId);
+  const unpack = startUnpack({ dest: ingest.dir, mapping: engine.mapping, mediaType: desc.mediaType, name: desc.digest, diffId, decompressInWorker });
   try {
-    if (layers.has(diffId)) {
-      layers.noteCompressed(diffId, form);
-      report('exists', desc.size);
-      return;
+    let received = 0;
+    report('downloading', 0);
+    const blob = client.getBlob(repo, desc, {
+      signal: opts.signal,
+      onData: (n) => {
+        received += n;
+        report('downloading', received);
+      },
+    });
+    await pipeline(blob, unpack.input);
+    const result = await unpack.done;
+    if (result.diffId !== diffId) {
+      throw new CtrError(`layer ${desc.digest} unpacks to content ${result.diffId}, but the image config says ${diffId}; the image is corrupt`);
     }
-    const ingest = await layers.begin(diffId);
-    const unpack = startUnpack({ dest: ingest.dir, mapping: engine.mapping, mediaType: desc.mediaType, name: desc.digest, diffId, decompressInWorker });
-    try {
-      let received = 0;
-      report('downloading', 0);
-      const blob = client.getBlob(repo, desc, {
-        signal: opts.signal,
-        onData: (n) => {
-          received += n;
-          report('downloading', received);
-        },
-      });
-      await pipeline(blob, unpack.input);
-      const result = await unpack.done;
-      if (result.diffId !== diffId) {
-        throw new CtrError(`layer ${desc.digest} unpacks to content ${result.diffId}, but the image config says ${diffId}; the image is corrupt`);
-      }
-      for (const n of result.notices) opts.progress?.notice?.(n);
-      ingest.commit({ diffId, size: result.size, compressed: [form] });
-      report('done', desc.size);
-    } catch (err) {
-      await abandonIngest(err, unpack, ingest);
-    }
-  } finally {
-    lock.release();
+    for (const n of result.notices) opts.progress?.notice?.(n);
+    ingest.commit({ diffId, size: result.size, compressed: [form] });
+    report('done', desc.size);
+  } catch (err) {
+    await abandonIngest(err, unpack, ingest);
   }
 }
 

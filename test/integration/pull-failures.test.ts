@@ -85,6 +85,34 @@ describe.each(actors())('pull failures and registries as $kind', (actor) => {
     }
   });
 
+  it('rmi of an image while a pull of another that shares its layer is under way: the pulled image keeps the layer', async () => {
+    const shared = makeLayer([{ type: 'file', path: 'shared', content: noise(100_000) }]);
+    const a = await pushTestImage(reg, `test/shared-a-${actor.kind}`, 'latest', { layers: [shared] });
+    const b = await pushTestImage(reg, `test/shared-b-${actor.kind}`, 'latest', { layers: [shared, makeLayer([{ type: 'file', path: 'own', content: 'b\n' }])] });
+    let release!: () => void;
+    const proxy = await startProxy(reg, { holdBlob: { digest: b.layers[1]!.digest, until: new Promise<void>((r) => (release = r)) } });
+    const fresh = new CtrEnv(actor);
+    try {
+      expect((await fresh.ctr(['pull', '-q', `${reg.host}/test/shared-a-${actor.kind}`])).code).toBe(0);
+      const pull = fresh.spawnCtr(['pull', '-q', `${proxy.host}/test/shared-b-${actor.kind}`]);
+      const pulled = new Promise<number | null>((resolve) => pull.on('exit', resolve));
+      // The shared layer is already there; the pull now waits for its own layer.
+      for (let i = 0; i < 400 && !proxy.blobRequests.some((r) => r.path.endsWith(b.layers[1]!.digest)); i++) await sleep(25);
+      const rmi = fresh.ctr(['rmi', a.id.slice(7)]);
+      await Promise.race([rmi, sleep(1000)]);
+      release();
+      expect(await pulled).toBe(0);
+      expect((await rmi).code).toBe(0);
+      const saved = await fresh.ctr(['save', '-o', join(fresh.dir, 'b.tar'), `${proxy.host}/test/shared-b-${actor.kind}`]);
+      expect(saved.code, saved.stderr).toBe(0);
+      expect((await fresh.ctr(['images', '-q', '--no-trunc'])).stdout.trim()).toBe(b.id);
+    } finally {
+      release();
+      await proxy.stop();
+      await fresh.cleanup();
+    }
+  });
+
   it('a pull killed halfway leaves nothing a later pull trips over', async () => {
     const proxy = await startProxy(reg, { stallAfterBytes: 1_000_000 });
     const fresh = new CtrEnv(actor);
