@@ -23,6 +23,7 @@ import type { Readable } from 'node:stream';
 import { errnoCode } from '../errors.js';
 import { native } from '../native/index.js';
 import { rebaseName, type CopyPlan } from './cp.js';
+import { keptXattrs } from './diff.js';
 import { at, O_PATH, Scope, ScopeError, type Resolved } from './scope.js';
 import { displayName, isRegularType, TarType, type TarHeader, type TarSink } from './tar.js';
 import type { TarWriter } from './tar-writer.js';
@@ -63,7 +64,9 @@ function fileContent(fd: number, size: number): Readable {
 /**
  * Writes a file tree to a tar as docker cp does: the first member is the source itself under
  * `name`, then what a directory holds, in name order. Never follows a symlink (they are copied
- * as links); files with several links become hard links to the first one copied.
+ * as links); files with several links become hard links to the first one copied. Names are byte
+ * strings (source.name and `name` too), so names that are not UTF-8 are copied exactly; file
+ * capabilities and user.* xattrs go along, as in an image layer.
  */
 export async function packTree(writer: TarWriter, source: Resolved, name: string): Promise<void> {
   const links = new Map<string, string>();
@@ -71,14 +74,15 @@ export async function packTree(writer: TarWriter, source: Resolved, name: string
   const add = async (dirFd: number, entry: string, member: string, parentDev?: number): Promise<void> => {
     const st = lstatAt(dirFd, entry);
     if (!st) return;
-    const base = { name: member, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) };
+    const base = { name: member, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), xattrs: keptXattrs(at(dirFd, entry)) };
     if (st.isDirectory()) {
       const fd = openSync(at(dirFd, entry), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
       try {
         await writer.add({ ...base, name: member.endsWith('/') ? member : `${member}/`, type: TarType.Directory });
         // A running container's /proc, /sys and the like are the kernel's, not files to copy.
         if (parentDev !== undefined && st.dev !== parentDev && KERNEL_FS.has(statfsSync(at(fd, '.')).type)) return;
-        const children = readdirSync(at(fd, '.')).sort();
+        // Byte strings sort bytewise, as docker lists them.
+        const children = readdirSync(at(fd, '.'), { encoding: 'latin1' }).sort();
         const prefix = member === '.' ? '.' : member.replace(/\/$/, '');
         for (const child of children) await add(fd, child, `${prefix}/${child}`, st.dev);
       } finally {
@@ -87,7 +91,7 @@ export async function packTree(writer: TarWriter, source: Resolved, name: string
       return;
     }
     if (st.isSymbolicLink()) {
-      await writer.add({ ...base, type: TarType.Symlink, linkname: readlinkSync(at(dirFd, entry)) });
+      await writer.add({ ...base, type: TarType.Symlink, linkname: readlinkSync(at(dirFd, entry), { encoding: 'latin1' }) });
       return;
     }
     if (st.isFile()) {
@@ -136,6 +140,7 @@ export interface ExtractOptions {
 
 interface PendingDir {
   path: string;
+  xattrs: Map<string, Buffer>;
   mode: number;
   uid: number;
   gid: number;
@@ -147,10 +152,13 @@ interface PendingDir {
  * Unpacks a copy's tar (a TarParser sink) as docker's untar does for cp: parents resolved inside
  * the scope, an existing directory kept, an existing file replaced, but never a directory by a
  * file or the other way round. Directories get their modes and times at the end (finish()).
+ * Paths are byte strings (the plan's too). Xattrs are set where this process may set them.
  */
 export class CopyExtractor implements TarSink {
   private fd: number | undefined;
   private file: TarHeader | undefined;
+  /** The directory of the file being written (O_PATH), kept open to set its xattrs at the end. */
+  private fileDir: { dirFd: number; name: string } | undefined;
   private current = '';
   private readonly dirs: PendingDir[] = [];
 
@@ -159,7 +167,7 @@ export class CopyExtractor implements TarSink {
   raw(): void {}
 
   entry(h: TarHeader): void {
-    const name = rebaseName(displayName(h.name), this.opts.plan.rebase);
+    const name = rebaseName(h.name, this.opts.plan.rebase);
     const rel = cleanMember(name);
     const path = `${this.opts.plan.dir.replace(/\/+$/, '')}/${rel}`;
     this.current = path;
@@ -168,8 +176,8 @@ export class CopyExtractor implements TarSink {
     try {
       const existing = Scope.lstat(target);
       if (existing) {
-        if (existing.isDirectory() && !isDir) throw new CopyError(`cannot overwrite the directory ${target.path} with a file from the copy`);
-        if (!existing.isDirectory() && isDir) throw new CopyError(`cannot overwrite the file ${target.path} with a directory from the copy`);
+        if (existing.isDirectory() && !isDir) throw new CopyError(`cannot overwrite the directory ${displayName(target.path)} with a file from the copy`);
+        if (!existing.isDirectory() && isDir) throw new CopyError(`cannot overwrite the file ${displayName(target.path)} with a directory from the copy`);
         if (!isDir) rmSync(at(target.dirFd, target.name));
       }
       const own = this.owner(h);
@@ -178,16 +186,18 @@ export class CopyExtractor implements TarSink {
         // The root of a copy into an existing directory leaves that directory as it is.
         if (existing && rel === '') return;
         if (!existing) mkdirSync(at(target.dirFd, target.name), 0o700);
-        this.dirs.push({ path, mode: h.mode, uid: own?.uid ?? -1, gid: own?.gid ?? -1, mtime: h.mtime, atime });
+        this.dirs.push({ path, xattrs: h.xattrs, mode: h.mode, uid: own?.uid ?? -1, gid: own?.gid ?? -1, mtime: h.mtime, atime });
       } else if (isRegularType(h.type)) {
         this.fd = openSync(at(target.dirFd, target.name), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         this.file = h;
+        if (h.xattrs.size > 0) this.fileDir = { dirFd: openSync(at(target.dirFd, '.'), O_PATH | constants.O_DIRECTORY), name: target.name };
       } else if (h.type === TarType.Symlink) {
         symlinkSync(Buffer.from(h.linkname, 'latin1'), at(target.dirFd, target.name));
         if (own) lchownSync(at(target.dirFd, target.name), own.uid, own.gid);
+        setXattrs(at(target.dirFd, target.name), h.xattrs);
         lutimesSync(at(target.dirFd, target.name), atime, h.mtime);
       } else if (h.type === TarType.HardLink) {
-        const linked = this.opts.scope.resolve(`${this.opts.plan.dir.replace(/\/+$/, '')}/${cleanMember(rebaseName(displayName(h.linkname), this.opts.plan.rebase))}`);
+        const linked = this.opts.scope.resolve(`${this.opts.plan.dir.replace(/\/+$/, '')}/${cleanMember(rebaseName(h.linkname, this.opts.plan.rebase))}`);
         try {
           linkSync(at(linked.dirFd, linked.name), at(target.dirFd, target.name));
         } finally {
@@ -203,6 +213,7 @@ export class CopyExtractor implements TarSink {
           throw err;
         }
         if (own) lchownSync(at(target.dirFd, target.name), own.uid, own.gid);
+        setXattrs(at(target.dirFd, target.name), h.xattrs);
         lutimesSync(at(target.dirFd, target.name), atime, h.mtime);
       }
       // Anything else (a GNU volume label) has nothing to make.
@@ -220,17 +231,22 @@ export class CopyExtractor implements TarSink {
   entryEnd(): void {
     const fd = this.fd;
     const h = this.file;
+    const dir = this.fileDir;
     if (fd === undefined || !h) return;
     this.fd = undefined;
     this.file = undefined;
+    this.fileDir = undefined;
     try {
       const own = this.owner(h);
       if (own) fchownSync(fd, own.uid, own.gid);
       // After the chown, which clears setuid bits.
       fchmodSync(fd, h.mode);
+      // After the content and the chown, which both remove a file capability.
+      if (dir) setXattrs(at(dir.dirFd, dir.name), h.xattrs);
       futimesSync(fd, h.atime ?? h.mtime, h.mtime);
     } finally {
       closeSync(fd);
+      if (dir) closeSync(dir.dirFd);
     }
   }
 
@@ -255,6 +271,7 @@ export class CopyExtractor implements TarSink {
         try {
           if (d.uid >= 0) fchownSync(fd, d.uid, d.gid);
           fchmodSync(fd, d.mode);
+          setXattrs(at(r.dirFd, r.name), d.xattrs);
           futimesSync(fd, d.atime, d.mtime);
         } finally {
           closeSync(fd);
@@ -268,7 +285,15 @@ export class CopyExtractor implements TarSink {
 
   /** The member being unpacked, for error messages. */
   get where(): string {
-    return this.current;
+    return displayName(this.current);
+  }
+
+  /** After a failure: closes what a file half written holds open. */
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    if (this.fileDir) closeSync(this.fileDir.dirFd);
+    this.fd = undefined;
+    this.fileDir = undefined;
   }
 }
 
@@ -278,13 +303,29 @@ function cleanMember(name: string): string {
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') {
-      if (out.length === 0) throw new CopyError(`the archive member "${name}" points outside the destination with ".."`);
+      if (out.length === 0) throw new CopyError(`the archive member "${displayName(name)}" points outside the destination with ".."`);
       out.pop();
       continue;
     }
     out.push(part);
   }
   return out.join('/');
+}
+
+const OVERLAY_XATTR = /^(trusted|user)\.overlay\./;
+// What a process may not set (trusted.* rootless, security.capability without CAP_SETFCAP) or a file system does not keep.
+const XATTR_REFUSED = new Set(['EPERM', 'EACCES', 'ENOTSUP', 'EOPNOTSUPP']);
+
+/** Sets a member's xattrs where this process may; overlay's own never, as they would change how the container's layers stack. */
+function setXattrs(path: Buffer, xattrs: Map<string, Buffer>): void {
+  for (const [name, value] of xattrs) {
+    if (OVERLAY_XATTR.test(name)) continue;
+    try {
+      native().lsetxattr(path, name, value);
+    } catch (err) {
+      if (!XATTR_REFUSED.has(errnoCode(err) ?? '')) throw err;
+    }
+  }
 }
 
 export { O_PATH, ScopeError };

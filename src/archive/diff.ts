@@ -1,8 +1,12 @@
 import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
 import { native } from '../native/index.js';
 import { encodeHeader, END_OF_ARCHIVE, type TarEntry } from './tar-writer.js';
-import { BLOCK, TarType } from './tar.js';
+import { BLOCK, byteString, displayName, fsPath, TarType } from './tar.js';
+
+/*
+ * Paths here are byte strings (one latin1 character per byte, as tar.ts names members), so that
+ * names that are not valid UTF-8 reach the archive exactly; fsPath gives the file system their bytes.
+ */
 
 /** Receives the archive's bytes in order; a chunk is valid only during the call (copy to keep it). */
 export type TarSink = (chunk: Buffer) => void;
@@ -26,9 +30,10 @@ function devMinor(rdev: number): number {
   return (rdev & 0xff) | (Math.floor(rdev / 2 ** 12) & ~0xff);
 }
 
-function xattrNames(path: string): string[] {
+/** A file's xattr names; path is a byte string or the path's bytes. */
+function xattrNames(path: string | Buffer): string[] {
   try {
-    return native().llistxattr(path);
+    return native().llistxattr(typeof path === 'string' ? fsPath(path) : path);
   } catch {
     return [];
   }
@@ -39,18 +44,18 @@ function overlayXattr(path: string, names: string[], name: string): string | und
   for (const ns of ['trusted', 'user']) {
     const key = `${ns}.overlay.${name}`;
     if (!names.includes(key)) continue;
-    return native().lgetxattr(path, key)?.toString('latin1');
+    return native().lgetxattr(fsPath(path), key)?.toString('latin1');
   }
   return undefined;
 }
 
-/** A file's own xattrs worth keeping in an image: file capabilities and user.*, never overlay's. */
-function keptXattrs(path: string, names: string[]): Map<string, Buffer> | undefined {
+/** A file's own xattrs worth keeping in an image or a copy: file capabilities and user.*, never overlay's. */
+export function keptXattrs(path: string | Buffer, names: string[] = xattrNames(path)): Map<string, Buffer> | undefined {
   let out: Map<string, Buffer> | undefined;
   for (const name of names) {
     if (OVERLAY_XATTR.test(name)) continue;
     if (name !== 'security.capability' && !name.startsWith('user.')) continue;
-    const value = native().lgetxattr(path, name);
+    const value = native().lgetxattr(typeof path === 'string' ? fsPath(path) : path, name);
     if (value) (out ??= new Map()).set(name, value);
   }
   return out;
@@ -62,9 +67,13 @@ function isWhiteout(path: string, st: Stats, names: () => string[]): boolean {
   return st.isFile() && st.size === 0 && overlayXattr(path, names(), 'whiteout') !== undefined;
 }
 
+/** A directory's names as byte strings, in Go's filepath.Walk order (bytewise), which docker's listings follow. */
 function sortedNames(dir: string): string[] {
-  // Go's filepath.Walk order (bytewise), which docker's listings follow.
-  return readdirSync(dir).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  return readdirSync(fsPath(dir), { encoding: 'latin1' }).sort();
+}
+
+function join(dir: string, name: string): string {
+  return dir.endsWith('/') ? `${dir}${name}` : `${dir}/${name}`;
 }
 
 /** Writes tar members from files on disk to a sink, with hard links found by inode. */
@@ -92,13 +101,13 @@ export class TreeArchiver {
   }
 
   /**
-   * Adds the file at `abs` as member `name` (no leading slash; directories get a trailing one).
+   * Adds the file at `abs` as member `name` (byte strings; no leading slash; directories get a trailing one).
    * Sockets are skipped, as tar does.
    */
   add(abs: string, name: string, st: Stats, names: string[] = xattrNames(abs)): void {
     const base = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), xattrs: keptXattrs(abs, names) };
     if (st.isDirectory()) return this.header({ ...base, name: `${name}/`, type: TarType.Directory });
-    if (st.isSymbolicLink()) return this.header({ ...base, type: TarType.Symlink, linkname: readlinkSync(abs) });
+    if (st.isSymbolicLink()) return this.header({ ...base, type: TarType.Symlink, linkname: readlinkSync(fsPath(abs), { encoding: 'latin1' }) });
     if (st.isFIFO()) return this.header({ ...base, type: TarType.Fifo });
     if (st.isCharacterDevice() || st.isBlockDevice()) {
       return this.header({ ...base, type: st.isCharacterDevice() ? TarType.CharDevice : TarType.BlockDevice, devmajor: devMajor(st.rdev), devminor: devMinor(st.rdev) });
@@ -117,7 +126,7 @@ export class TreeArchiver {
   /** Exactly `size` bytes of the file (a file that shrank meanwhile is padded, one that grew cut). */
   private content(abs: string, size: number): void {
     if (size === 0) return;
-    const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const fd = openSync(fsPath(abs), constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       let left = size;
       while (left > 0) {
@@ -142,14 +151,18 @@ export class TreeArchiver {
 
 /** Where a path of the container stands in the image below its upper directory. */
 class LowerView {
-  constructor(private readonly lowers: string[]) {}
+  private readonly lowers: string[];
+
+  constructor(lowers: string[]) {
+    this.lowers = lowers.map(byteString);
+  }
 
   /** lstat of the topmost copy of rel in the image's layers (top first), or undefined if absent or whited out. */
   stat(rel: string): Stats | undefined {
     for (const layer of this.lowers) {
       let st: Stats;
       try {
-        st = lstatSync(join(layer, rel));
+        st = lstatSync(fsPath(join(layer, rel)));
       } catch {
         continue;
       }
@@ -163,7 +176,7 @@ class LowerView {
 /** An empty file or directory the runtime made as a mount point, where the image has nothing. */
 function isRuntimeMountPoint(rel: string, abs: string, st: Stats, lower: LowerView): boolean {
   if (!MOUNT_POINTS.has(rel)) return false;
-  const empty = st.isFile() ? st.size === 0 : st.isDirectory() && readdirSync(abs).length === 0;
+  const empty = st.isFile() ? st.size === 0 : st.isDirectory() && readdirSync(fsPath(abs)).length === 0;
   return empty && lower.stat(rel) === undefined;
 }
 
@@ -191,7 +204,7 @@ function* upperEntries(dir: string, rel: string, lower: LowerView): Generator<Up
   for (const name of sortedNames(dir)) {
     const abs = join(dir, name);
     const path = rel ? `${rel}/${name}` : name;
-    const st = lstatSync(abs);
+    const st = lstatSync(fsPath(abs));
     let names: string[] | undefined;
     const xnames = () => (names ??= xattrNames(abs));
     const whiteout = isWhiteout(abs, st, xnames);
@@ -218,7 +231,7 @@ export function writeUpperLayer(upper: string, sink: TarSink, opts: UpperLayerOp
       // Kernels mounting with metacopy=on or redirect_dir=on leave data in the lower layers.
       for (const feature of ['metacopy', 'redirect']) {
         if (overlayXattr(abs, xnames(), feature) !== undefined) {
-          throw new Error(`/${path} in the container's upper directory is an overlay ${feature} entry; its changes cannot be read from the upper directory alone (mount with ${feature === 'metacopy' ? 'metacopy' : 'redirect_dir'}=off)`);
+          throw new Error(`/${displayName(path)} in the container's upper directory is an overlay ${feature} entry; its changes cannot be read from the upper directory alone (mount with ${feature === 'metacopy' ? 'metacopy' : 'redirect_dir'}=off)`);
         }
       }
       tar.add(abs, path, st, xnames());
@@ -229,7 +242,7 @@ export function writeUpperLayer(upper: string, sink: TarSink, opts: UpperLayerOp
       walk(abs, path);
     }
   };
-  walk(upper, '');
+  walk(byteString(upper), '');
   tar.finish();
   return tar.size;
 }
@@ -241,12 +254,12 @@ export function writeTree(root: string, sink: TarSink): number {
     for (const name of sortedNames(dir)) {
       const abs = join(dir, name);
       const path = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(abs);
+      const st = lstatSync(fsPath(abs));
       tar.add(abs, path, st);
       if (st.isDirectory()) walk(abs, path);
     }
   };
-  walk(root, '');
+  walk(byteString(root), '');
   tar.finish();
   return tar.size;
 }
@@ -256,7 +269,7 @@ export type ChangeKind = 'A' | 'C' | 'D';
 /** One line of `ctr diff`. */
 export interface FileChange {
   kind: ChangeKind;
-  /** Absolute path in the container. */
+  /** Absolute path in the container, as a byte string (see displayName). */
   path: string;
 }
 
@@ -293,5 +306,5 @@ export function listChanges(upper: string, lowers: string[]): FileChange[] {
     }
     return out;
   };
-  return walk(upper, '', false);
+  return walk(byteString(upper), '', false);
 }

@@ -1,12 +1,16 @@
 import { closeSync, constants, lstatSync, mkdirSync, openSync, readlinkSync, type Stats } from 'node:fs';
+import { displayName } from './tar.js';
 
 /** open(2)'s O_PATH (Linux, every architecture ctr runs on); Node's constants lack it. */
 export const O_PATH = 0o10000000;
 const MAX_LINKS = 255;
 
-/** A path through an open directory: one component after the fd, so nothing but `name` is looked up. */
-export function at(dirFd: number, name: string): string {
-  return `/proc/self/fd/${dirFd}/${name}`;
+/**
+ * A path through an open directory: one component after the fd, so nothing but `name` is looked
+ * up. The name is a byte string (names need not be UTF-8); the result is its exact bytes.
+ */
+export function at(dirFd: number, name: string): Buffer {
+  return Buffer.from(`/proc/self/fd/${dirFd}/${name}`, 'latin1');
 }
 
 export class ScopeError extends Error {
@@ -21,9 +25,9 @@ export class ScopeError extends Error {
 /** Where a path led: its parent directory (open, close it when done) and its last component. */
 export interface Resolved {
   dirFd: number;
-  /** The last component, or '.' when the path is the root itself. */
+  /** The last component (a byte string), or '.' when the path is the root itself. */
   name: string;
-  /** The path inside the root that it resolved to, e.g. /etc/passwd. */
+  /** The path inside the root that it resolved to, e.g. /etc/passwd (a byte string). */
   path: string;
 }
 
@@ -38,7 +42,8 @@ export interface ResolveOptions {
  * A directory that paths are resolved inside, as a chroot would: `..` stops at the root and
  * symlinks, absolute or relative, are followed inside it (docker's FollowSymlinkInScope).
  * Every step opens one component below an open directory with O_NOFOLLOW, so a symlink swapped
- * in meanwhile fails the step instead of leading out.
+ * in meanwhile fails the step instead of leading out. Paths inside it are byte strings (see
+ * tar.ts byteString); the root is a path of this machine as text.
  */
 export class Scope {
   readonly rootFd: number;
@@ -55,6 +60,7 @@ export class Scope {
     const stack: { fd: number; name: string }[] = [];
     const cur = () => stack.at(-1)?.fd ?? this.rootFd;
     const inside = (name?: string) => `/${[...stack.map((s) => s.name), ...(name === undefined ? [] : [name])].join('/')}`;
+    const shown = (name?: string) => displayName(inside(name));
     const closeAll = () => {
       for (const s of stack.splice(0)) closeSync(s.fd);
     };
@@ -83,19 +89,19 @@ export class Scope {
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
           if (last) return result(part);
-          if (!opts.mkdir) throw new ScopeError(`${inside(part)} does not exist`, 'ENOENT');
+          if (!opts.mkdir) throw new ScopeError(`${shown(part)} does not exist`, 'ENOENT');
           opts.mkdir(cur(), part);
           st = lstatSync(at(cur(), part));
         }
         if (st.isSymbolicLink()) {
-          if (++links > MAX_LINKS) throw new ScopeError(`too many symbolic links in ${path}`, 'ELOOP');
-          const target = readlinkSync(at(cur(), part));
+          if (++links > MAX_LINKS) throw new ScopeError(`too many symbolic links in ${displayName(path)}`, 'ELOOP');
+          const target = readlinkSync(at(cur(), part), { encoding: 'latin1' });
           if (target.startsWith('/')) closeAll();
           queue.unshift(...target.split('/'));
           continue;
         }
         if (last) return result(part);
-        if (!st.isDirectory()) throw new ScopeError(`${inside(part)} is not a directory`, 'ENOTDIR');
+        if (!st.isDirectory()) throw new ScopeError(`${shown(part)} is not a directory`, 'ENOTDIR');
         const fd = openSync(at(cur(), part), O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
         stack.push({ fd, name: part });
       }

@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { BLOCK, TarType, type TarHeader } from './tar.js';
 
-/** What a writer needs of a member; the rest of TarHeader has defaults. */
+/** What a writer needs of a member; the rest of TarHeader has defaults. Names are byte strings, as TarHeader's. */
 export type TarEntry = Pick<TarHeader, 'name' | 'type'> & Partial<Omit<TarHeader, 'name' | 'type'>>;
 
 const USTAR_NAME = 100;
@@ -54,6 +54,17 @@ function ustarBlock(e: Required<Omit<TarEntry, 'atime' | 'xattrs'>>, name: Buffe
   return block;
 }
 
+const NOT_A_BYTE = /[^\x00-\xff]/;
+
+/**
+ * A byte-string name's raw bytes: names that are not valid UTF-8 go into the archive unchanged,
+ * in the ustar fields or a PAX record (as GNU tar writes them; GNU tar warns about hdrcharset).
+ */
+function nameBytes(name: string): Buffer {
+  if (NOT_A_BYTE.test(name)) throw new Error(`internal: the tar member name "${name}" is text, not a byte string`);
+  return Buffer.from(name, 'latin1');
+}
+
 function padding(size: number): Buffer {
   const rest = size % BLOCK;
   return Buffer.alloc(rest === 0 ? 0 : BLOCK - rest);
@@ -76,8 +87,8 @@ export function encodeHeader(entry: TarEntry): Buffer {
     devminor: 0,
     ...entry,
   };
-  const name = Buffer.from(e.name);
-  const linkname = Buffer.from(e.linkname);
+  const name = nameBytes(e.name);
+  const linkname = nameBytes(e.linkname);
   const pax: Buffer[] = [];
   const split = splitName(name);
   if (!split) pax.push(paxRecord('path', name));

@@ -399,3 +399,13 @@ export class TarParser {
 export function displayName(name: string): string {
   return Buffer.from(name, 'latin1').toString('utf8');
 }
+
+/** Text (a path a user typed, UTF-8 on disk) as a byte string: the inverse of displayName. */
+export function byteString(text: string): string {
+  return Buffer.from(text, 'utf8').toString('latin1');
+}
+
+/** A byte-string path as the file system takes it: its exact bytes. */
+export function fsPath(path: string): Buffer {
+  return Buffer.from(path, 'latin1');
+}

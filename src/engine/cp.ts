@@ -16,7 +16,7 @@ import {
   type SourceInfo,
 } from '../archive/cp.js';
 import { at, makeDir, O_PATH, Scope, ScopeError, type Resolved } from '../archive/scope.js';
-import { displayName, TarParser, TarType, type TarHeader, type TarSink } from '../archive/tar.js';
+import { byteString, displayName, TarParser, TarType, type TarHeader, type TarSink } from '../archive/tar.js';
 import { TarWriter } from '../archive/tar-writer.js';
 import { CtrError, errnoCode, errorMessage } from '../errors.js';
 import { inContainerUserNamespace } from '../runtime/nsenter.js';
@@ -106,7 +106,7 @@ async function copyIn(engine: Engine, rec: ContainerRecord, local: string, path:
     const args = ['--in', path, '--src-name', source.info.name, ...(source.info.isDir ? ['--src-dir'] : []), ...archive];
     await withWorker(engine, rec, args, async (child) => {
       const writer = new TarWriter(child.stdin!);
-      await packTree(writer, source.resolved, source.info.name);
+      await packTree(writer, source.resolved, byteString(source.info.name));
       await writer.finish();
     });
   } finally {
@@ -132,7 +132,7 @@ function hostSource(local: string, follow: boolean): { info: SourceInfo; resolve
   if (assertsDirectory(local) && !st.isDirectory()) throw new CtrError(`cannot copy ${local}: it is not a directory`);
   const name = specifiesCurrentDir(local) ? '.' : abs === '/' ? '.' : basename(abs);
   const dirFd = openSync(target === '/' ? '/' : dirname(target), O_PATH | constants.O_DIRECTORY);
-  return { info: { isDir: st.isDirectory(), name }, resolved: { dirFd, name: target === '/' ? '.' : basename(target), path: target } };
+  return { info: { isDir: st.isDirectory(), name }, resolved: { dirFd, name: target === '/' ? '.' : byteString(basename(target)), path: byteString(target) } };
 }
 
 /** docker's CopyInfoDestinationPath: a symlink at the destination is followed; a new path needs its parent. */
@@ -175,15 +175,17 @@ class HostExtractSink implements TarSink {
 
   entry(h: TarHeader): void {
     if (!this.extractor) {
-      const name = displayName(h.name).replace(/\/+$/, '') || '.';
+      const name = h.name.replace(/\/+$/, '') || '.';
       let plan: CopyPlan;
       try {
         plan = planCopy({ isDir: h.type === TarType.Directory, name }, this.dst);
       } catch (err) {
         throw err instanceof CopyRuleError ? new CtrError(err.message) : err;
       }
+      // The plan's directory is a path of this machine (text); the new name, like the members', a byte string.
       this.scope = new Scope(plan.dir);
-      this.extractor = new CopyExtractor({ scope: this.scope, plan: { dir: '/', rebase: plan.rebase }, ownership: this.ownership });
+      const rebase = plan.rebase && { from: plan.rebase.from, to: byteString(plan.rebase.to) };
+      this.extractor = new CopyExtractor({ scope: this.scope, plan: { dir: '/', rebase }, ownership: this.ownership });
     }
     this.extractor.entry(h);
   }
@@ -201,6 +203,7 @@ class HostExtractSink implements TarSink {
   }
 
   close(): void {
+    this.extractor?.close();
     this.scope?.close();
   }
 
@@ -305,7 +308,7 @@ export function mountContainerRoot(root: string, overlayOptions: string, binds: 
       // Made where missing, as the runtime makes them when the container starts.
       let target: Resolved;
       try {
-        target = scope.resolve(b.destination, { followFinal: true, mkdir: makeDir });
+        target = scope.resolve(byteString(b.destination), { followFinal: true, mkdir: makeDir });
         if (!Scope.lstat(target)) {
           if (statSync(b.source).isDirectory()) mkdirSync(at(target.dirFd, target.name), 0o755);
           else writeFileSync(at(target.dirFd, target.name), '', { flag: 'wx', mode: 0o644 });
@@ -314,7 +317,7 @@ export function mountContainerRoot(root: string, overlayOptions: string, binds: 
         continue;
       }
       closeSync(target.dirFd);
-      const where = join(root, target.path);
+      const where = join(root, displayName(target.path));
       mount(['--bind', b.source, where]);
       if (b.readOnly) mount(['-o', 'remount,bind,ro', where]);
     }
@@ -328,13 +331,13 @@ export async function copyOutOf(place: WorkerPlace, path: string, follow: boolea
   const scope = new Scope(place.root);
   try {
     // A trailing slash or /. means the directory itself: a symlink there is followed.
-    const r = scope.resolve(path, { followFinal: follow || assertsDirectory(path) });
+    const r = scope.resolve(byteString(path), { followFinal: follow || assertsDirectory(path) });
     try {
       const st = Scope.lstat(r);
       if (!st) throw new CtrError(`Could not find the file ${path} in container ${place.container}`);
       if (assertsDirectory(path) && !st.isDirectory()) throw new CtrError(`${path} in container ${place.container} is not a directory`);
       const clean = cleanContainerPath(path);
-      const name = specifiesCurrentDir(path) || clean === '/' ? '.' : basename(clean);
+      const name = specifiesCurrentDir(path) || clean === '/' ? '.' : byteString(basename(clean));
       const writer = new TarWriter(out);
       await packTree(writer, r, name);
       await writer.finish();
@@ -359,20 +362,27 @@ export async function copyInto(place: WorkerPlace, path: string, source: SourceI
   try {
     const dest = `${place.container}:${path}`;
     let plan: CopyPlan;
+    // Paths inside the container are byte strings from here on (the tar's names are).
+    const inside = byteString(path);
     if (!source) {
-      const info = destination(scope, path);
+      const info = destination(scope, inside);
       if (!info.exists) throw new CtrError(`Could not find the file ${path} in container ${place.container}`);
       if (!info.isDir) throw new CtrError(`destination "${dest}" must be a directory`);
       plan = { dir: info.path };
     } else {
-      const info = destination(scope, path);
-      plan = planCopy(source, info);
+      const info = destination(scope, inside);
+      try {
+        plan = planCopy({ ...source, name: byteString(source.name) }, info);
+      } catch (err) {
+        // Its message names the byte-string path.
+        throw err instanceof CopyRuleError ? new CtrError(displayName(err.message)) : err;
+      }
     }
     const dir = scope.resolve(plan.dir, { followFinal: true });
     const dirStat = Scope.lstat(dir);
     closeSync(dir.dirFd);
-    if (!dirStat) throw new CtrError(`Could not find the file ${plan.dir} in container ${place.container}`);
-    if (!dirStat.isDirectory()) throw new CtrError(`${plan.dir} in container ${place.container} is not a directory`);
+    if (!dirStat) throw new CtrError(`Could not find the file ${displayName(plan.dir)} in container ${place.container}`);
+    if (!dirStat.isDirectory()) throw new CtrError(`${displayName(plan.dir)} in container ${place.container} is not a directory`);
     extractor = new CopyExtractor({ scope, plan, ownership: archive ? { kind: 'keep' } : { kind: 'fixed', uid: 0, gid: 0 } });
     const parser = new TarParser(extractor);
     for await (const chunk of input as AsyncIterable<Buffer>) parser.write(chunk);
@@ -385,7 +395,7 @@ export async function copyInto(place: WorkerPlace, path: string, source: SourceI
   }
 }
 
-/** What is at a container path for a copy into it: a symlink there is followed inside the container. */
+/** What is at a container path (a byte string) for a copy into it: a symlink there is followed inside the container. */
 function destination(scope: Scope, path: string): DestinationInfo {
   let r = scope.resolve(path, { followFinal: assertsDirectory(path) });
   try {
@@ -396,7 +406,7 @@ function destination(scope: Scope, path: string): DestinationInfo {
       st = Scope.lstat(r);
     }
     if (!st) return { path: `${cleanContainerPath(path)}${assertsDirectory(path) && path !== '/' ? '/' : ''}`, exists: false, isDir: false };
-    if (!st.isDirectory() && !st.isFile()) throw new CtrError(`destination "${path}" must be a directory or a regular file`);
+    if (!st.isDirectory() && !st.isFile()) throw new CtrError(`destination "${displayName(path)}" must be a directory or a regular file`);
     return { path: r.path, exists: true, isDir: st.isDirectory() };
   } finally {
     closeSync(r.dirFd);

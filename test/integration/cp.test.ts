@@ -4,7 +4,8 @@ import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, rea
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { actors, asActor, CtrEnv, hostId } from '../helpers/ctr.js';
-import { makeLayer } from '../fixtures/layers.js';
+import { native } from '../../src/native/index.js';
+import { CAP_NET_RAW, makeLayer } from '../fixtures/layers.js';
 import { PASSWD } from '../fixtures/run-images.js';
 import { useRunImages } from '../fixtures/run-registry.js';
 
@@ -161,6 +162,47 @@ describe.each(actors())('ctr cp as $kind', (actor) => {
     expect([nobody.code, nobody.stderr]).toEqual([125, 'Error: no such container: ghost\n']);
     const twoLocal = await env.ctr(['cp', join(out, 'afile'), join(out, 'b')]);
     expect(twoLocal.code).toBe(125);
+  });
+
+  it('carries file capabilities and user.* xattrs both ways, as far as the copying user may set them', async () => {
+    workspace();
+    const cap = join(host, 'src/cap');
+    writeFileSync(cap, '#!/bin/sh\n');
+    chownSync(cap, actor.uid, actor.gid);
+    native().lsetxattr(cap, 'security.capability', CAP_NET_RAW);
+    native().lsetxattr(cap, 'user.note', Buffer.from('on the file'));
+    native().lsetxattr(join(host, 'src/sub'), 'user.note', Buffer.from('on the dir'));
+    expect((await env.ctr(['create', '--name', 'xa', images.base, 'true'])).code).toBe(0);
+    const into = await env.ctr(['cp', join(host, 'src'), 'xa:/x']);
+    expect(into.code, into.stderr).toBe(0);
+    const stream = makeLayer([{ type: 'file', path: 'streamed', content: 'x', xattrs: { 'user.note': 'from a tar', 'user.overlay.opaque': 'y' } }]);
+    const streamed = await env.ctr(['cp', '-', 'xa:/x'], { input: stream });
+    expect(streamed.code, streamed.stderr).toBe(0);
+
+    const upper = join(env.root, 'containers', await fullId('xa'), 'upper');
+    const xattr = (path: string, name: string) => native().lgetxattr(path, name)?.toString();
+    expect(xattr(join(upper, 'x/cap'), 'user.note')).toBe('on the file');
+    expect(xattr(join(upper, 'x/sub'), 'user.note')).toBe('on the dir');
+    expect(xattr(join(upper, 'x/streamed'), 'user.note')).toBe('from a tar');
+    expect(native().llistxattr(join(upper, 'x/streamed')).filter((n) => n.includes('overlay'))).toEqual([]);
+    const inside = native().lgetxattr(join(upper, 'x/cap'), 'security.capability')!;
+    if (actor.kind === 'root') {
+      expect(inside).toEqual(CAP_NET_RAW);
+    } else {
+      // Set inside the user namespace: the kernel stores it as a v3 capability of that namespace's root.
+      expect(inside.readUInt32LE(0) >>> 24).toBe(3);
+      expect(inside.subarray(4, 20)).toEqual(CAP_NET_RAW.subarray(4, 20));
+      expect(inside.readUInt32LE(20)).toBe(actor.uid);
+    }
+
+    const out = join(asActorDir(join(host, 'out')), 'x');
+    const back = await env.ctr(['cp', 'xa:/x', out]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(xattr(join(out, 'cap'), 'user.note')).toBe('on the file');
+    expect(xattr(join(out, 'sub'), 'user.note')).toBe('on the dir');
+    expect(xattr(join(out, 'streamed'), 'user.note')).toBe('from a tar');
+    // Only real root may give a file of this machine a capability; a rootless copy leaves it out.
+    expect(native().lgetxattr(join(out, 'cap'), 'security.capability') ?? undefined).toEqual(actor.kind === 'root' ? CAP_NET_RAW : undefined);
   });
 
   it('copies in and out of a running container, tar streams included, with -a keeping the ids of the tar', async () => {

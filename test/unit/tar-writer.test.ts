@@ -72,6 +72,22 @@ describe('tar writer', () => {
     expect(listing).toContain('hard link to etc/passwd');
   });
 
+  it('writes names that are not UTF-8 byte for byte, short, split and long, as GNU tar reads them back', async () => {
+    // Byte strings: '\xff' is the single byte 0xff.
+    const odd = [`\xff`, `${'p'.repeat(60)}\xfe/${'q'.repeat(60)}\xff`, `${'a'.repeat(120)}\xff`];
+    const tar = await write([...odd.map((name): [TarEntry, Buffer] => [{ name, type: TarType.File }, Buffer.from('x')]), [{ name: 'l', type: TarType.Symlink, linkname: `${'t'.repeat(120)}\xfd` }]]);
+    expect(read(tar).map((g) => g.header.name)).toEqual([...odd, 'l']);
+    expect(read(tar)[3]!.header.linkname).toBe(`${'t'.repeat(120)}\xfd`);
+    const listing = execFileSync('tar', ['-tv', '--quoting-style=literal', '-f', '-'], { input: tar }).toString('latin1');
+    expect(listing.split('\n').filter(Boolean).map((l) => l.split(/\s+/).slice(5).join(' '))).toEqual([...odd, `l -> ${'t'.repeat(120)}\xfd`]);
+  });
+
+  it('refuses a name that is text rather than a byte string', async () => {
+    const out = new PassThrough();
+    out.resume();
+    await expect(new TarWriter(out).add({ name: 'caf\u00e9\u20ac', type: TarType.File })).rejects.toThrow(/not a byte string/);
+  });
+
   it('refuses content that does not match the size it announced', async () => {
     const out = new PassThrough();
     out.resume();

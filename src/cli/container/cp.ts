@@ -11,7 +11,7 @@ export class CpCommand extends CtrCommand {
 
       docker's rules: a directory is copied into an existing directory under its own name, or becomes DEST when DEST does not exist; \`dir/.\` copies what the directory holds. A file replaces an existing file, goes into an existing directory, or becomes DEST (whose parent must exist; DEST ending in / must be an existing directory).
 
-      Symlinks are copied as links (\`-L\` follows one given as SRC) and the container's symlinks never lead out of it. Files copied into a container belong to its root unless \`-a\` keeps their owners; files copied out belong to you.
+      Symlinks are copied as links (\`-L\` follows one given as SRC) and the container's symlinks never lead out of it. Files copied into a container belong to its root unless \`-a\` keeps their owners; files copied out belong to you. File capabilities (security.capability) and user.* extended attributes go along wherever you may set them (a rootless copy out leaves capabilities behind); names are copied byte for byte, UTF-8 or not.
     `,
     examples: [
       ['Copy a file out of a container', '$0 cp web:/etc/nginx/nginx.conf .'],

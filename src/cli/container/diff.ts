@@ -15,7 +15,8 @@ export class DiffCommand extends CtrCommand {
   async execute(): Promise<number> {
     const { containerChanges } = await import('../../engine/diff.js');
     const changes = await containerChanges({ ...this.context.globals, container: this.container });
-    this.context.stdout.write(changes.map((c) => `${c.kind} ${c.path}\n`).join(''));
+    // Paths are byte strings: written as the raw bytes of the names, as docker prints them.
+    this.context.stdout.write(Buffer.from(changes.map((c) => `${c.kind} ${c.path}\n`).join(''), 'latin1'));
     return 0;
   }
 }
