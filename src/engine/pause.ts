@@ -5,18 +5,49 @@ import { openEngine, type Engine, type EngineOptions } from './context.js';
 import { findRunning } from './running.js';
 
 export interface PauseOptions extends EngineOptions {
-  container: string;
+  containers: string[];
   /** The global --runtime, for containers created without one. */
   runtime?: string;
 }
 
+/** The containers done (as named), and one sentence per container that failed. */
+export interface PauseResult {
+  done: string[];
+  errors: string[];
+}
+
 /**
- * `ctr pause`: freezes every process of a running container with the runtime's cgroup freezer
- * (`runc pause`) and records it as paused. Returns the container's name.
+ * `ctr pause`: freezes every process of each running container with the runtime's cgroup
+ * freezer (`runc pause`) and records it as paused. A container that cannot be paused (missing,
+ * not running, already paused) is an error of its own, as docker reports it; the others go on.
  */
-export async function pauseContainer(opts: PauseOptions): Promise<string> {
+export async function pauseContainers(opts: PauseOptions): Promise<PauseResult> {
   const engine = openEngine(opts);
-  const target = await findRunning(engine, opts.container, { allowPaused: true, globalRuntime: opts.runtime });
+  return eachContainer(opts.containers, (name) => pauseOne(engine, name, opts.runtime));
+}
+
+/** `ctr unpause`: thaws each paused container (`runc resume`) and records it as running again. */
+export async function unpauseContainers(opts: PauseOptions): Promise<PauseResult> {
+  const engine = openEngine(opts);
+  return eachContainer(opts.containers, (name) => unpauseOne(engine, name, opts.runtime));
+}
+
+async function eachContainer(names: string[], act: (name: string) => Promise<void>): Promise<PauseResult> {
+  const result: PauseResult = { done: [], errors: [] };
+  for (const name of names) {
+    try {
+      await act(name);
+      result.done.push(name);
+    } catch (err) {
+      if (!(err instanceof CtrError)) throw err;
+      result.errors.push(err.message);
+    }
+  }
+  return result;
+}
+
+async function pauseOne(engine: Engine, name: string, globalRuntime: string | undefined): Promise<void> {
+  const target = await findRunning(engine, name, { allowPaused: true, globalRuntime });
   const { rec } = target;
   if (rec.state.status === 'paused') throw new CtrError(`container ${rec.name} is already paused`);
   // Without a cgroup the runtime has no freezer to use; say why instead of passing on its error.
@@ -29,20 +60,16 @@ export async function pauseContainer(opts: PauseOptions): Promise<string> {
     throw new CtrError(`cannot pause container ${rec.name}: ${(err as Error).message}`);
   });
   await setStatus(engine.store, rec.id, 'paused');
-  return rec.name;
 }
 
-/** `ctr unpause`: thaws a paused container (`runc resume`) and records it as running again. */
-export async function unpauseContainer(opts: PauseOptions): Promise<string> {
-  const engine = openEngine(opts);
-  const target = await findRunning(engine, opts.container, { allowPaused: true, globalRuntime: opts.runtime });
+async function unpauseOne(engine: Engine, name: string, globalRuntime: string | undefined): Promise<void> {
+  const target = await findRunning(engine, name, { allowPaused: true, globalRuntime });
   const { rec } = target;
   if (rec.state.status !== 'paused') throw new CtrError(`container ${rec.name} is not paused`);
   await target.runtimeCall(['resume', rec.id]).catch((err: unknown) => {
     throw new CtrError(`cannot unpause container ${rec.name}: ${(err as Error).message}`);
   });
   await setStatus(engine.store, rec.id, 'running');
-  return rec.name;
 }
 
 /**

@@ -52,7 +52,7 @@ describe.each(actors())('ctr pause, unpause and stats as $kind', (actor) => {
       expect(await inspectState('counter')).toMatchObject({ Status: 'paused', Paused: true });
 
       const again = await env.ctr(['pause', 'counter']);
-      expect([again.code, again.stderr]).toEqual([125, 'Error: container counter is already paused\n']);
+      expect([again.code, again.stderr]).toEqual([1, 'Error: container counter is already paused\n']);
       const exec = await env.ctr(['exec', 'counter', 'true']);
       expect([exec.code, exec.stderr]).toEqual([125, 'Error: container counter is paused: unpause it first (ctr unpause counter)\n']);
 
@@ -63,7 +63,7 @@ describe.each(actors())('ctr pause, unpause and stats as $kind', (actor) => {
       expect(await status('counter')).toMatch(/^Up (?!.*Paused)/);
       expect(await inspectState('counter')).toMatchObject({ Status: 'running', Paused: false });
       const notPaused = await env.ctr(['unpause', 'counter']);
-      expect([notPaused.code, notPaused.stderr]).toEqual([125, 'Error: container counter is not paused\n']);
+      expect([notPaused.code, notPaused.stderr]).toEqual([1, 'Error: container counter is not paused\n']);
     });
 
     it('stop, kill and rm -f reach a paused container (unpaused once signalled); inspect shows it paused and still running', async () => {
@@ -117,14 +117,26 @@ describe.each(actors())('ctr pause, unpause and stats as $kind', (actor) => {
     it('pause says in one sentence why a rootless container cannot be frozen here, and leaves it running', async () => {
       await runDetached(['--name', 'counter', images.base, 'sh', '-c', COUNTER]);
       const r = await env.ctr(['pause', 'counter']);
-      expect(r.code).toBe(125);
+      expect(r.code).toBe(1);
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(/^Error: cannot pause container counter: pausing needs the cgroup freezer, .*; run the container as root to pause it\n$/);
       expect(await status('counter')).toMatch(/^Up (?!.*Paused)/);
       const unpause = await env.ctr(['unpause', 'counter']);
-      expect([unpause.code, unpause.stderr]).toEqual([125, 'Error: container counter is not paused\n']);
+      expect([unpause.code, unpause.stderr]).toEqual([1, 'Error: container counter is not paused\n']);
     });
   }
+
+  it('pause and unpause of a missing or stopped container fail with exit code 1, as docker does, and go on to the others', async () => {
+    for (const verb of ['pause', 'unpause']) {
+      const missing = await env.ctr([verb, 'nosuch']);
+      expect([missing.code, missing.stdout, missing.stderr]).toEqual([1, '', 'Error: no such container: nosuch\n']);
+    }
+    expect((await env.ctr(['create', '--name', 'idle', images.base, 'true'])).code).toBe(0);
+    const several = await env.ctr(['pause', 'nosuch', 'idle']);
+    expect([several.code, several.stdout, several.stderr]).toEqual([1, '', 'Error: no such container: nosuch\nError: container idle is not running\n']);
+    const unpause = await env.ctr(['unpause', 'idle']);
+    expect([unpause.code, unpause.stderr]).toEqual([1, 'Error: container idle is not running\n']);
+  });
 
   it("stats --no-stream shows docker's columns, with the CPU a busy container uses and its processes", async () => {
     const id = await runDetached(['--name', 'busy', images.base, 'sh', '-c', 'while :; do :; done']);
