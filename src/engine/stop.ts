@@ -1,4 +1,4 @@
-import { existsSync, watch } from 'node:fs';
+import { watch, type FSWatcher } from 'node:fs';
 import { constants } from 'node:os';
 import { CtrError, errorMessage } from '../errors.js';
 import { parseSignal } from '../runtime/spec.js';
@@ -165,54 +165,81 @@ export async function signalContainer(engine: Engine, c: ContainerRecord, signal
 /** Polls (and wakes on changes in the run directory) until the container no longer runs, or the time is up. */
 async function waitUntilStopped(store: Store, c: ContainerRecord, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
-  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
-    if (!isRunning(store, c)) return true;
-    const left = deadline - Date.now();
-    if (left <= 0) return false;
-    await changeOrTimeout(store.containerRunDir(c.id), Math.min(delay, left));
+  const changes = watchChanges(store.containerRunDir(c.id));
+  try {
+    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+      if (!isRunning(store, c)) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await changes.next(Math.min(delay, left));
+    }
+  } finally {
+    changes.close();
   }
 }
 
 /** The exit code of a container once it has stopped (at once for one that does not run). */
 async function waitForExit(store: Store, c: ContainerRecord): Promise<number> {
   let goneSince: number | undefined;
-  for (let delay = 5; ; delay = Math.min(delay * 2, 250)) {
-    const current = store.containers.list().find((x) => x.id === c.id);
-    if (!current) throw new CtrError(`container ${c.name} was removed before its exit code could be read`);
-    const { status } = current.state;
-    if (status !== 'running' && status !== 'paused') return current.state.exitCode ?? 0;
-    if (current.state.monitorPid !== undefined) {
-      const exit = monitorExit(store, c.id);
-      if (exit) return exit.code;
-    }
-    if (!isRunning(store, current)) {
-      // A foreground ctr records its container's exit code itself, right after the process ended.
-      const recording = current.state.monitorPid === undefined && Date.now() - (goneSince ??= Date.now()) < FOREGROUND_RECORD_MS;
-      if (!recording) {
-        const fixed = (await reconcile(store)).find((x) => x.id === c.id);
-        if (fixed && fixed.state.status !== 'running' && fixed.state.status !== 'paused') return fixed.state.exitCode ?? 0;
+  const changes = watchChanges(store.containerRunDir(c.id));
+  try {
+    for (let delay = 5; ; delay = Math.min(delay * 2, 250)) {
+      const current = store.containers.list().find((x) => x.id === c.id);
+      if (!current) throw new CtrError(`container ${c.name} was removed before its exit code could be read`);
+      const { status } = current.state;
+      if (status !== 'running' && status !== 'paused') return current.state.exitCode ?? 0;
+      if (current.state.monitorPid !== undefined) {
+        const exit = monitorExit(store, c.id);
+        if (exit) return exit.code;
       }
+      if (!isRunning(store, current)) {
+        // A foreground ctr records its container's exit code itself, right after the process ended.
+        const recording = current.state.monitorPid === undefined && Date.now() - (goneSince ??= Date.now()) < FOREGROUND_RECORD_MS;
+        if (!recording) {
+          const fixed = (await reconcile(store)).find((x) => x.id === c.id);
+          if (fixed && fixed.state.status !== 'running' && fixed.state.status !== 'paused') return fixed.state.exitCode ?? 0;
+        }
+      }
+      await changes.next(delay);
     }
-    await changeOrTimeout(store.containerRunDir(c.id), delay);
+  } finally {
+    changes.close();
   }
 }
 
-/** Resolves after `ms`, or sooner when something in `dir` changes (the monitor writing its exit file). */
-function changeOrTimeout(dir: string, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    let watcher: ReturnType<typeof watch> | undefined;
-    const done = () => {
-      clearTimeout(timer);
+/**
+ * Wakes on changes in `dir` (the monitor writing its exit file) from the moment it is called, so
+ * that a change between two checks is not missed; next(ms) resolves at the first change since the
+ * last call, or after ms.
+ */
+function watchChanges(dir: string): { next(ms: number): Promise<void>; close(): void } {
+  let changed = false;
+  let wake: (() => void) | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dir, () => {
+      changed = true;
+      wake?.();
+    });
+    watcher.on('error', () => {});
+  } catch {
+    // no run directory (a foreground container's may be gone already): the timer decides
+  }
+  return {
+    next(ms) {
+      return new Promise((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          wake = undefined;
+          changed = false;
+          resolve();
+        };
+        const timer = setTimeout(done, changed ? 0 : ms);
+        wake = done;
+      });
+    },
+    close() {
       watcher?.close();
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    if (ms < 20 || !existsSync(dir)) return;
-    try {
-      watcher = watch(dir, done);
-      watcher.on('error', done);
-    } catch {
-      // the directory went away: the timer decides
-    }
-  });
+    },
+  };
 }
