@@ -13,7 +13,7 @@ import { openEngine, type Engine, type EngineOptions } from './context.js';
 import { containerConfig, isAlive, reconcile, resolveContainer, splitCommand } from './containers.js';
 import type { StoredConfig } from './create.js';
 import { containerFiles } from './diff.js';
-import { addLocalImage, ingestLayer } from './ingest.js';
+import { addLocalImage, holdingLayers, ingestLayer } from './ingest.js';
 import { runtimeFor } from './start.js';
 
 export type ImageFormat = 'oci' | 'docker';
@@ -115,20 +115,23 @@ export async function commitContainer(opts: CommitOptions, io: CommitIO): Promis
       if (opts.pause) io.notice(`Warning: cannot pause container ${rec.name} (${(err as Error).message}); committing it while it runs`);
     }
   }
-  let diffId: string;
-  try {
-    const empty = upperIsEmpty(files.upper);
-    // The unpack worker reads the upper directory itself: no tar piped between processes.
-    const layer = empty ? Readable.from([END_OF_ARCHIVE]) : files;
-    const ingested = await ingestLayer(engine, layer, {
-      mediaType: MediaType.OciLayer,
-      name: `of the changes of container ${rec.name}`,
-      diffId: empty ? EMPTY_LAYER_DIFF_ID : undefined,
-    });
-    diffId = ingested.diffId;
-  } finally {
-    if (paused) await runtimeCommand(engine, current, 'resume', opts.runtime);
-  }
-  const config = commitConfig(base, rec, diffId, { changes, message: opts.message, author: opts.author, now: new Date().toISOString() });
-  return addLocalImage(engine, { config, names, format: opts.format });
+  return holdingLayers(async (hold) => {
+    let diffId: string;
+    try {
+      const empty = upperIsEmpty(files.upper);
+      // The unpack worker reads the upper directory itself: no tar piped between processes.
+      const layer = empty ? Readable.from([END_OF_ARCHIVE]) : files;
+      const ingested = await ingestLayer(engine, layer, {
+        mediaType: MediaType.OciLayer,
+        name: `of the changes of container ${rec.name}`,
+        diffId: empty ? EMPTY_LAYER_DIFF_ID : undefined,
+        hold,
+      });
+      diffId = ingested.diffId;
+    } finally {
+      if (paused) await runtimeCommand(engine, current, 'resume', opts.runtime);
+    }
+    const config = commitConfig(base, rec, diffId, { changes, message: opts.message, author: opts.author, now: new Date().toISOString() });
+    return addLocalImage(engine, { config, names, format: opts.format });
+  });
 }

@@ -8,7 +8,7 @@ import { formatReference, parseRepositoryTag } from '../image/reference.js';
 import { MediaType, type ImageConfig } from '../image/types.js';
 import { openEngine, type EngineOptions } from './context.js';
 import type { ImageFormat } from './commit.js';
-import { addLocalImage, ingestLayer } from './ingest.js';
+import { addLocalImage, holdingLayers, ingestLayer } from './ingest.js';
 
 export interface ImportOptions extends EngineOptions {
   /** A file, `-` for `stdin`, or an http(s) URL. */
@@ -61,17 +61,19 @@ export async function importImage(opts: ImportOptions): Promise<string> {
   const engine = openEngine(opts);
   const input = await openSource(opts);
   const what = opts.source === '-' ? 'the archive on standard input' : opts.source;
-  const { diffId } = await ingestLayer(engine, input, { mediaType: MediaType.OciLayer, name: `in ${what}` });
-  const now = new Date().toISOString();
-  const comment = opts.message ?? `Imported from ${opts.source}`;
-  const config: ImageConfig = {
-    created: now,
-    architecture: platform.architecture,
-    os: platform.os,
-    ...(platform.variant ? { variant: platform.variant } : {}),
-    config: applyChanges({}, changes),
-    rootfs: { type: 'layers', diff_ids: [diffId] },
-    history: [{ created: now, created_by: '', comment }],
-  };
-  return addLocalImage(engine, { config, names, format: opts.format });
+  return holdingLayers(async (hold) => {
+    const { diffId } = await ingestLayer(engine, input, { mediaType: MediaType.OciLayer, name: `in ${what}`, hold });
+    const now = new Date().toISOString();
+    const comment = opts.message ?? `Imported from ${opts.source}`;
+    const config: ImageConfig = {
+      created: now,
+      architecture: platform.architecture,
+      os: platform.os,
+      ...(platform.variant ? { variant: platform.variant } : {}),
+      config: applyChanges({}, changes),
+      rootfs: { type: 'layers', diff_ids: [diffId] },
+      history: [{ created: now, created_by: '', comment }],
+    };
+    return addLocalImage(engine, { config, names, format: opts.format });
+  });
 }

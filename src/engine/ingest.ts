@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { CtrError } from '../errors.js';
 import { MediaType, type ImageConfig, type ImageManifest } from '../image/types.js';
 import type { LayerIngest, LayerRecord } from '../store/layers.js';
+import type { Lock } from '../store/lock.js';
 import type { Store } from '../store/store.js';
 import type { Engine } from './context.js';
 import { addImage } from './pull.js';
@@ -20,6 +21,11 @@ export interface IngestLayerOptions {
   notice?: (text: string) => void;
   /** Hash (and decompress) in the unpack worker: right when this process also produces the stream. */
   hashInWorker?: boolean;
+  /**
+   * Receives the layer's lock instead of it being released: the caller holds it until the image
+   * that uses the layer is recorded, so that an rmi or image prune meanwhile cannot take it.
+   */
+  hold?: Lock[];
 }
 
 export interface IngestedLayer {
@@ -42,7 +48,7 @@ export interface UpperDirectory {
  */
 export async function ingestLayer(engine: Engine, input: Readable | UpperDirectory, opts: IngestLayerOptions): Promise<IngestedLayer> {
   const { layers } = engine.store;
-  const lock = opts.diffId ? await layers.lockLayer(opts.diffId) : undefined;
+  let lock = opts.diffId ? await layers.lockLayer(opts.diffId) : undefined;
   try {
     const present = opts.diffId ? layers.get(opts.diffId) : undefined;
     if (present) {
@@ -63,13 +69,26 @@ export async function ingestLayer(engine: Engine, input: Readable | UpperDirecto
         throw new CtrError(`layer ${opts.name} unpacks to content ${result.diffId}, but the image config says ${opts.diffId}; the image is corrupt`);
       }
       for (const n of result.notices) opts.notice?.(n);
+      // Content known only now: its lock from here on (a commit of the same content meanwhile wins).
+      lock ??= await layers.lockLayer(result.diffId);
       ingest.commit({ diffId: result.diffId, size: result.size, compressed: opts.compressed ? [opts.compressed] : [] });
       return { diffId: result.diffId, size: result.size };
     } catch (err) {
       return await abandonIngest(err, unpack, ingest);
     }
   } finally {
-    lock?.release();
+    if (lock && opts.hold) opts.hold.push(lock);
+    else lock?.release();
+  }
+}
+
+/** Runs fn with a list for ingestLayer's hold option, and releases what it holds afterwards. */
+export async function holdingLayers<T>(fn: (hold: Lock[]) => Promise<T>): Promise<T> {
+  const hold: Lock[] = [];
+  try {
+    return await fn(hold);
+  } finally {
+    for (const lock of hold) lock.release();
   }
 }
 
