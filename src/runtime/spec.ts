@@ -889,6 +889,11 @@ export interface HostFacts {
   cgroupNamespace: boolean;
   /** Device nodes of the host's /dev, for --privileged as root. */
   devices?: LinuxDevice[];
+  /**
+   * Overlay features the kernel turns on by default here (module parameters): a container's
+   * changes must be readable from its upper directory alone (diff, commit), so mounts turn them off.
+   */
+  overlayDefaultsOn?: ('metacopy' | 'redirect_dir')[];
 }
 
 function hasCapability(status: string, cap: number): boolean {
@@ -917,6 +922,7 @@ export function probeHost(opts: { devices?: boolean } = {}): HostFacts {
     kernel: release(),
     hostname: osHostname(),
     cgroupNamespace: cgroup2 && existsSync('/proc/self/ns/cgroup'),
+    overlayDefaultsOn: (['metacopy', 'redirect_dir'] as const).filter((f) => /^[Yy1]/.test(read(`/sys/module/overlay/parameters/${f}`))),
     ...(opts.devices ? { devices: hostDevices() } : {}),
   };
 }
@@ -1067,13 +1073,15 @@ function clampRlimits(limits: Ulimit[], host: HostFacts, warn?: (m: string) => v
   });
 }
 
-function overlayMount(root: Extract<RootfsInput, { kind: 'overlay' }>, userns: boolean): Mount {
+function overlayMount(root: Extract<RootfsInput, { kind: 'overlay' }>, userns: boolean, host: HostFacts): Mount {
   const paths = [...root.lowerdirs, root.upperdir, root.workdir];
   const bad = paths.find((p) => /[,:]/.test(p));
   if (bad) throw new CtrError(`cannot mount the container's overlay: the path ${bad} contains "," or ":"; move the store to a path without them (--root)`);
   if (root.lowerdirs.length === 0) throw new CtrError('cannot mount the container overlay: the image has no layers');
   const options = [`lowerdir=${root.lowerdirs.join(':')}`, `upperdir=${root.upperdir}`, `workdir=${root.workdir}`];
+  // In a user namespace (userxattr) the kernel allows neither feature anyway.
   if (userns) options.push('userxattr');
+  else for (const f of host.overlayDefaultsOn ?? []) options.push(`${f}=off`);
   const size = options.join(',').length;
   if (size > 4095) {
     throw new CtrError(`cannot mount the container's overlay: its ${root.lowerdirs.length} layer paths take ${size} bytes, more than the 4095 a mount allows; use shorter store and run directories (--root, --runroot)`);
@@ -1205,7 +1213,7 @@ export function buildSpec(input: SpecInput): RuntimeSpec {
   extra.sort((a, b) => depth(a.destination) - depth(b.destination));
 
   const mounts: Mount[] = [];
-  if (input.rootfs.kind === 'overlay') mounts.push(overlayMount(input.rootfs, userns));
+  if (input.rootfs.kind === 'overlay') mounts.push(overlayMount(input.rootfs, userns, host));
   mounts.push(...defaultMounts, ...extra);
 
   const namespaces: LinuxNamespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];

@@ -312,6 +312,13 @@ describe('--security-opt', () => {
 });
 
 describe('the spec', () => {
+  it('turns off the overlay features a kernel enables by default (a commit reads the upper directory alone), as root only', () => {
+    const host = { ...HOST, overlayDefaultsOn: ['metacopy', 'redirect_dir'] as ('metacopy' | 'redirect_dir')[] };
+    expect(buildSpec(input({ mapping: ROOT, host })).mounts[0]!.options).toEqual(['lowerdir=/l/top:/l/base', 'upperdir=/c/upper', 'workdir=/c/work', 'metacopy=off', 'redirect_dir=off']);
+    expect(buildSpec(input({ mapping: ROOT, host: { ...HOST, overlayDefaultsOn: [] } })).mounts[0]!.options).toEqual(['lowerdir=/l/top:/l/base', 'upperdir=/c/upper', 'workdir=/c/work']);
+    expect(buildSpec(input({ host })).mounts[0]!.options).toEqual(['lowerdir=/l/top:/l/base', 'upperdir=/c/upper', 'workdir=/c/work', 'userxattr']);
+  });
+
   it('mounts the overlay root inside the namespaces, userxattr only rootless', () => {
     const rootless = buildSpec(input());
     expect(rootless.root).toEqual({ path: '/b/rootfs', readonly: false });
