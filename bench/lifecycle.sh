@@ -35,8 +35,11 @@ podman_check
 # A service that stops at once on SIGTERM (as pid 1 it needs a handler), the same for both.
 service=(sh -c 'trap "exit 0" TERM; sleep 1000 & wait')
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
-rss_of() { # mean resident memory (KiB) and count of the conmon processes of one engine's store
-  ps -u "$user" -o rss=,args= | awk -v dir="$w/$1/" '$2 ~ /conmon$/ && index($0, dir) { s += $1; k++ } END { if (k) printf "%d %d", s / k, k; else print "0 0" }'
+rss_of() { # mean RSS, PSS and private memory (KiB) and count of the conmon processes of one engine's store
+  local pid
+  for pid in $(ps -u "$user" -o pid=,args= | awk -v dir="$w/$1/" '$2 ~ /conmon$/ && index($0, dir) { print $1 }'); do
+    awk '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } /^Private_(Clean|Dirty):/ { u += $2 } END { print r, p, u }' "/proc/$pid/smaps_rollup"
+  done | awk '{ r += $1; p += $2; u += $3; k++ } END { if (k) printf "%d %d %d %d", r / k, p / k, u / k, k; else print "0 0 0 0" }'
 }
 
 declare -A total=([ctr-run]=0 [ctr-stop]=0 [ctr-rm]=0 [podman-run]=0 [podman-stop]=0 [podman-rm]=0)
@@ -85,7 +88,7 @@ for engine in ctr podman; do ${base[$engine]} rm $(${base[$engine]} ps -aq) > /d
   cat "$out/ps.md"
   echo
   jq -r '[.results[] | .mean] | "ctr/podman ps -a: \(.[0] / .[1] * 100 | round / 100)"' "$out/ps.json"
-  read -r crss ccount <<< "${rss[ctr]}"
-  read -r prss pcount <<< "${rss[podman]}"
-  echo "monitor (conmon) resident memory per running container, last round: ctr ${crss} KiB ($ccount conmon), podman ${prss} KiB ($pcount conmon)"
+  read -r crss cpss cpriv ccount <<< "${rss[ctr]}"
+  read -r prss ppss ppriv pcount <<< "${rss[podman]}"
+  echo "monitor (conmon) memory per running container, last round, mean KiB: ctr RSS $crss, PSS $cpss, private $cpriv ($ccount conmon); podman RSS $prss, PSS $ppss, private $ppriv ($pcount conmon)"
 } | tee "$out/results.txt"
