@@ -74,7 +74,7 @@ describe.each(actors())('detached containers and their lifecycle as $kind', (act
   });
 
   it('run -d prints the full ID and returns while the container runs; ps, logs, wait and inspect see it from other commands', async () => {
-    const id = await runD(['--name', 'job', images.base, 'sh', '-c', 'echo to-out; echo to-err >&2; sleep 1; exit 3']);
+    const id = await runD(['--name', 'job', images.base, 'sh', '-c', 'echo to-out; echo to-err >&2; sleep 3; exit 3']);
     expect(id).toMatch(/^[0-9a-f]{64}$/);
     expect(await status('job')).toMatch(/^Up (Less than a second|\d+ seconds?)$/);
     expect((await ok(['ps', '--format', '{{.ID}} {{.Names}} {{.State}}'])).stdout).toBe(`${id.slice(0, 12)} job running\n`);
