@@ -92,12 +92,14 @@ export async function pullInto(engine: Engine, opts: PullOptions): Promise<PullR
   const { store } = engine;
 
   if (engine.mapping.warning) opts.progress?.notice?.(`Warning: ${engine.mapping.warning}`);
-  warmUnpackWorker(engine.mapping);
-  await store.layers.cleanup();
-
-  const top = await client.getManifest(repo, ref.digest ?? ref.tag ?? 'latest', MANIFEST_ACCEPT).catch((err: unknown) => {
+  // The registry's first answer takes round trips (HTTPS is tried first): asked before the local work.
+  const asked = client.getManifest(repo, ref.digest ?? ref.tag ?? 'latest', MANIFEST_ACCEPT).catch((err: unknown) => {
     throw annotate(err, name);
   });
+  asked.catch(() => {});
+  warmUnpackWorker(engine.mapping);
+  await store.layers.cleanup();
+  const top = await asked;
   let manifestBytes = top.body;
   let manifestDigest = top.digest;
   let manifestMediaType = top.mediaType;

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CtrError, errnoCode, errorMessage } from '../errors.js';
@@ -34,7 +34,7 @@ export function suggestedCaPath(host: string, certDir: string | undefined, env: 
  * directory names (the registry as the user wrote it, and its endpoint host if different).
  * With an explicit certDir the files may also sit directly in it, as podman allows.
  */
-export async function loadRegistryCerts(names: string[], certDir?: string, env: NodeJS.ProcessEnv = process.env): Promise<RegistryCerts> {
+export function loadRegistryCerts(names: string[], certDir?: string, env: NodeJS.ProcessEnv = process.env): RegistryCerts {
   const out: RegistryCerts = { ca: [], dirs: [] };
   const dirs: string[] = [];
   for (const root of certRoots(certDir, env)) {
@@ -44,7 +44,7 @@ export async function loadRegistryCerts(names: string[], certDir?: string, env: 
   for (const dir of [...new Set(dirs)]) {
     let entries: string[];
     try {
-      entries = (await readdir(dir)).sort();
+      entries = readdirSync(dir).sort();
     } catch (err) {
       const code = errnoCode(err);
       if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES') continue;
@@ -52,14 +52,14 @@ export async function loadRegistryCerts(names: string[], certDir?: string, env: 
     }
     out.dirs.push(dir);
     for (const f of entries) {
-      if (f.endsWith('.crt')) out.ca.push(await readFile(join(dir, f), 'utf8'));
+      if (f.endsWith('.crt')) out.ca.push(readFileSync(join(dir, f), 'utf8'));
       else if (f.endsWith('.cert') && !out.cert) {
         const keyName = f.slice(0, -'.cert'.length) + '.key';
         if (!entries.includes(keyName)) {
           throw new CtrError(`client certificate ${join(dir, f)} has no matching key ${join(dir, keyName)}; add the key or remove the certificate`);
         }
-        out.cert = await readFile(join(dir, f), 'utf8');
-        out.key = await readFile(join(dir, keyName), 'utf8');
+        out.cert = readFileSync(join(dir, f), 'utf8');
+        out.key = readFileSync(join(dir, keyName), 'utf8');
       }
     }
   }

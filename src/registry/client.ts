@@ -550,7 +550,8 @@ export class RegistryClient {
 
   private async makeHttpsAgent(): Promise<https.Agent> {
     const names = [...new Set([this.host, this.endpoint])];
-    const certs = await loadRegistryCerts(names, this.opts.certDir, this.opts.env);
+    // A few small files, mostly absent: read at once rather than through the thread pool.
+    const certs = loadRegistryCerts(names, this.opts.certDir, this.opts.env);
     const ca =
       certs.ca.length > 0 || this.withSystemCa
         ? [...tls.getCACertificates('default'), ...(this.withSystemCa ? tls.getCACertificates('system') : []), ...certs.ca]
