@@ -153,7 +153,7 @@ export async function pullInto(engine: Engine, opts: PullOptions): Promise<PullR
   try {
     for (const d of [...new Set(diffIds)].sort()) held.push(await store.layers.lockLayer(d, opts.signal));
     await runLimited(
-      order.map((i) => () => fetchLayer(engine, client, repo, manifest.layers[i]!, diffIds[i]!, opts, missing > 1)),
+      order.map((i) => () => fetchLayer(engine, client, repo, manifest.layers[i]!, diffIds[i]!, opts)),
       PARALLEL_LAYERS,
     );
     // The same layer listed again under another compressed digest: remember that form too.
@@ -212,7 +212,6 @@ async function fetchLayer(
   desc: Descriptor,
   diffId: string,
   opts: PullOptions,
-  decompressInWorker: boolean,
 ): Promise<void> {
   const { layers } = engine.store;
   const report = (phase: LayerPhase, bytes: number) => opts.progress?.layer?.(desc.digest, phase, bytes, desc.size);
@@ -224,7 +223,7 @@ async function fetchLayer(
     return;
   }
   const ingest = await layers.begin(diffId);
-  const unpack = startUnpack({ dest: ingest.dir, mapping: engine.mapping, mediaType: desc.mediaType, name: desc.digest, diffId, decompressInWorker });
+  const unpack = startUnpack({ dest: ingest.dir, mapping: engine.mapping, mediaType: desc.mediaType, name: desc.digest, diffId, decompressInWorker: true });
   try {
     let received = 0;
     report('downloading', 0);

