@@ -113,6 +113,24 @@ describe.each(actors())('pull failures and registries as $kind', (actor) => {
     }
   });
 
+  it('two pulls at once of images that share layers (one listed twice), in opposite orders, both finish', async () => {
+    const one = makeLayer([{ type: 'file', path: 'one', content: noise(400_000) }]);
+    const two = makeLayer([{ type: 'file', path: 'two', content: noise(400_000) }]);
+    const a = await pushTestImage(reg, `test/order-a-${actor.kind}`, 'latest', { layers: [one, two, one, makeLayer([{ type: 'file', path: 'a', content: 'a\n' }])] });
+    const b = await pushTestImage(reg, `test/order-b-${actor.kind}`, 'latest', { layers: [two, one, makeLayer([{ type: 'file', path: 'b', content: 'b\n' }])] });
+    const fresh = new CtrEnv(actor);
+    try {
+      const [ra, rb] = await Promise.all([
+        fresh.ctr(['pull', '-q', `${reg.host}/test/order-a-${actor.kind}`], { timeoutMs: 60_000 }),
+        fresh.ctr(['pull', '-q', `${reg.host}/test/order-b-${actor.kind}`], { timeoutMs: 60_000 }),
+      ]);
+      expect([ra.code, ra.stderr, rb.code, rb.stderr]).toEqual([0, '', 0, '']);
+      expect((await fresh.ctr(['images', '-q', '--no-trunc'])).stdout.split('\n').filter(Boolean).sort()).toEqual([a.id, b.id].sort());
+    } finally {
+      await fresh.cleanup();
+    }
+  });
+
   it('a pull killed halfway leaves nothing a later pull trips over', async () => {
     const proxy = await startProxy(reg, { stallAfterBytes: 1_000_000 });
     const fresh = new CtrEnv(actor);
