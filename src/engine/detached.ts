@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomHex } from '../random.js';
 import { CtrError } from '../errors.js';
 import { conmonArgv, findConmon, MonitorStartError, startMonitor } from '../runtime/conmon.js';
 import { spawnInContainerUserNamespace } from '../runtime/nsenter.js';
@@ -52,7 +52,7 @@ export async function startDetached(engine: Engine, rec: ContainerRecord, opts: 
   }
   mkdirSync(store.runtimeStateDir(), { recursive: true, mode: 0o700 });
   const previousRunId = rec.state.runId;
-  const runId = randomBytes(8).toString('hex');
+  const runId = randomHex(8);
   const argv = conmonArgv({
     conmon,
     id: rec.id,

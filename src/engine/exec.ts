@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { randomHex } from '../random.js';
 import { CtrError } from '../errors.js';
 import type { ImageConfig } from '../image/types.js';
 import { consoleNative } from '../native/console.js';
@@ -88,7 +88,7 @@ export async function execInContainer(opts: ExecOptions, io: ExecIO): Promise<Ex
   const proc = execProcess(engine, target, opts, tty, size);
 
   const runDir = store.containerRunDir(target.rec.id);
-  const name = `exec-${randomBytes(6).toString('hex')}`;
+  const name = `exec-${randomHex(6)}`;
   const files = { process: join(runDir, `${name}.json`), log: join(runDir, `${name}.log`), pid: join(runDir, `${name}.pid`) };
   writeFileSync(files.process, JSON.stringify(proc), { mode: 0o600 });
   const global = ['--root', store.runtimeStateDir(), '--log', files.log, '--log-format', 'json'];

@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomBelow } from '../random.js';
 
 // Words for container names when --name is not given (docker's idea, our own words).
 const ADJECTIVES = [
@@ -16,7 +16,7 @@ const NOUNS = [
 
 export function randomName(taken: Set<string>): string {
   for (let i = 0; ; i++) {
-    const name = `${ADJECTIVES[randomInt(ADJECTIVES.length)]}_${NOUNS[randomInt(NOUNS.length)]}${i > 20 ? randomInt(1000) : ''}`;
+    const name = `${ADJECTIVES[randomBelow(ADJECTIVES.length)]}_${NOUNS[randomBelow(NOUNS.length)]}${i > 20 ? randomBelow(1000) : ''}`;
     if (!taken.has(name)) return name;
   }
 }

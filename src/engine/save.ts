@@ -1,8 +1,8 @@
 import { createWriteStream, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { randomHex } from '../random.js';
 import { TarWriter } from '../archive/tar-writer.js';
 import { TarType } from '../archive/tar.js';
 import { CtrError, errnoCode, errorMessage } from '../errors.js';
@@ -241,7 +241,7 @@ async function writeDirectory(engine: Engine, path: string, members: Member[]): 
     if (err instanceof CtrError) throw err;
     if (errnoCode(err) === 'ENOTDIR') throw new CtrError(`cannot save to ${path}: it is a file, and --format oci-dir writes a directory`);
   }
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomHex(4)}`);
   try {
     mkdirSync(tmp, { mode: 0o755 });
   } catch (err) {

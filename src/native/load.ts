@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as sea from 'node:sea';
+import { randomHex } from '../random.js';
 
 /** The key under which build.mjs stores build/ctr_native.node in the single executable. */
 export const ADDON_ASSET = 'ctr_native.node';
@@ -128,7 +129,7 @@ function sameContent(file: string, content: Buffer): boolean {
 }
 
 function writeAtomically(file: string, content: Buffer): void {
-  const temp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  const temp = `${file}.${process.pid}-${randomHex(4)}.tmp`;
   try {
     writeFileSync(temp, content, { mode: 0o500, flag: 'wx' });
     renameSync(temp, file);

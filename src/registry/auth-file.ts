@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { open, mkdir, readFile, rename, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { randomHex } from '../random.js';
 import { CtrError, errnoCode, errorMessage } from '../errors.js';
 
 export interface Credentials {
@@ -153,7 +153,7 @@ export async function findCredentials(host: string, opts: AuthFileOptions = {}):
 /** Writes a file so that readers see the old or the new content, never a mix (temp, fsync, rename). */
 async function writeFileAtomic(file: string, data: string, mode: number): Promise<void> {
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = join(dirname(file), `.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = join(dirname(file), `.${randomHex(6)}.tmp`);
   const fh = await open(tmp, 'wx', mode);
   try {
     await fh.writeFile(data);

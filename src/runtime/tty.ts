@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import tty from 'node:tty';
+import { randomHex } from '../random.js';
 import { CtrError, errnoCode, errorMessage } from '../errors.js';
 import { consoleNative, type ConsoleReceive } from '../native/console.js';
 
@@ -47,7 +47,7 @@ const WRITE_RETRY_MS = 10;
 
 /** Listens on a new console socket in dir (which should be private to the user). */
 export async function createConsoleSocket(dir: string): Promise<ConsoleSocket> {
-  const path = join(dir, `console-${randomBytes(6).toString('hex')}.sock`);
+  const path = join(dir, `console-${randomHex(6)}.sock`);
   if (Buffer.byteLength(path) > SOCKET_PATH_MAX) {
     throw new CtrError(`the console socket path ${path} is longer than the ${SOCKET_PATH_MAX} bytes a unix socket allows: use a shorter run directory (--runroot)`);
   }

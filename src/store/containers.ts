@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomHex } from '../random.js';
 import { errnoCode } from '../errors.js';
 import { writeJsonAtomic } from './atomic.js';
 
@@ -102,7 +102,7 @@ export class ContainerIndex {
 
   /** Deletes a container's files: renamed away first, so a half-deleted directory is never seen. */
   async removeFiles(id: string, remover: (path: string) => Promise<void>): Promise<void> {
-    const trash = join(this.dir, `.trash-${id}-${randomBytes(4).toString('hex')}`);
+    const trash = join(this.dir, `.trash-${id}-${randomHex(4)}`);
     try {
       renameSync(this.path(id), trash);
     } catch (err) {
@@ -113,6 +113,6 @@ export class ContainerIndex {
   }
 
   static newId(): string {
-    return randomBytes(32).toString('hex');
+    return randomHex(32);
   }
 }

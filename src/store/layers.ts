@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomHex } from '../random.js';
 import { errnoCode } from '../errors.js';
 import { parseDigest } from '../image/digest.js';
 import { fsyncDir, writeJsonAtomic } from './atomic.js';
@@ -99,7 +99,7 @@ export class LayerStore {
 
   /** A fresh temp directory, held by a lock so that cleanup of stale ones never takes it. */
   async begin(expectedDiffId?: string): Promise<LayerIngest> {
-    const id = randomBytes(8).toString('hex');
+    const id = randomHex(8);
     const dir = join(this.tmpDir, id);
     const lock = await acquireLock(join(this.tmpDir, `${id}.lock`));
     mkdirSync(dir, { mode: 0o700 });
@@ -138,7 +138,7 @@ export class LayerStore {
   /** Removes a layer: it disappears at once (rename), then its files are deleted. */
   async remove(diffId: string): Promise<void> {
     const src = this.path(diffId);
-    const dest = join(this.trashDir, `${parseDigest(diffId).hex}-${randomBytes(4).toString('hex')}`);
+    const dest = join(this.trashDir, `${parseDigest(diffId).hex}-${randomHex(4)}`);
     try {
       renameSync(src, dest);
     } catch (err) {

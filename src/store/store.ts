@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { randomHex } from '../random.js';
 import { CtrError, errnoCode } from '../errors.js';
 import { parseDigest } from '../image/digest.js';
 import { BlobStore } from './blobs.js';
@@ -138,7 +138,7 @@ export class Store {
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT') throw err;
       }
-      const tmp = `${link}.${randomBytes(4).toString('hex')}`;
+      const tmp = `${link}.${randomHex(4)}`;
       symlinkSync(target, tmp);
       renameSync(tmp, link);
       if (readlinkSync(link) === target) return link;

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomHex } from '../random.js';
 import { CtrError, errnoCode } from '../errors.js';
 import { fsyncDir, writeJsonAtomic } from './atomic.js';
 import type { TreeRemover } from './layers.js';
@@ -107,12 +107,12 @@ export class VolumeStore {
 
   /** Makes a volume, or returns the one of that name. No name: a fresh 64-hex one. Lock held. */
   create(name?: string, labels: Record<string, string> = {}, opts: VolumeCreateOptions = {}): VolumeCreation {
-    const volumeName = name ?? randomBytes(32).toString('hex');
+    const volumeName = name ?? randomHex(32);
     const target = this.path(volumeName);
     const existing = this.get(volumeName);
     if (existing) return { volume: existing, created: false };
     this.clearStaleTemp();
-    const tmp = join(this.tmpDir, randomBytes(8).toString('hex'));
+    const tmp = join(this.tmpDir, randomHex(8));
     mkdirSync(tmp, { mode: 0o700 });
     try {
       mkdirSync(join(tmp, '_data'), { mode: 0o755 });
@@ -147,7 +147,7 @@ export class VolumeStore {
   detach(name: string): string | undefined {
     const src = this.path(name);
     if (!this.exists(name)) return undefined;
-    const dest = join(this.trashDir, `${name}-${randomBytes(4).toString('hex')}`);
+    const dest = join(this.trashDir, `${name}-${randomHex(4)}`);
     try {
       renameSync(src, dest);
     } catch (err) {
