@@ -40,19 +40,23 @@ async function buildAddon() {
 }
 
 /**
- * node:crypto takes ~3 ms to load, and most commands never hash or draw random bytes (ps, images,
- * inspect, --help): the bundle gets it through stand-in functions that load it on their first call.
- * Only functions stand in: importing a class or constant from node:crypto fails the build here.
+ * Built-in modules that take milliseconds to load (node:crypto ~3-9 ms, fs/promises ~2 ms with the
+ * readline code it pulls in, child_process ~1.5 ms with net and dgram) while most commands never
+ * call them (ps, rm, stop, inspect, --help): the bundle gets them through stand-in functions that
+ * load the module on their first call. Only functions stand in: importing a class or constant
+ * from one of these modules fails the build here.
  */
-const lazyCrypto = {
-  name: 'lazy-crypto',
+const LAZY_BUILTINS = ['crypto', 'child_process', 'fs/promises', 'timers/promises'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
   setup(build) {
-    build.onResolve({ filter: /^(node:)?crypto$/ }, () => ({ path: 'node:crypto', namespace: 'ctr-lazy-builtin' }));
-    build.onLoad({ filter: /.*/, namespace: 'ctr-lazy-builtin' }, async () => {
-      const crypto = await import('node:crypto');
-      const names = Object.keys(crypto).filter((name) => /^[a-z]/.test(name) && typeof crypto[name] === 'function');
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.map((m) => m.replace('/', '\\/')).join('|')})$`);
+    build.onResolve({ filter }, (args) => ({ path: `node:${args.path.replace(/^node:/, '')}`, namespace: 'ctr-lazy-builtin' }));
+    build.onLoad({ filter: /.*/, namespace: 'ctr-lazy-builtin' }, async (args) => {
+      const mod = await import(args.path);
+      const names = Object.keys(mod).filter((name) => /^[a-z]/.test(name) && typeof mod[name] === 'function');
       const contents = [
-        "const load = () => process.getBuiltinModule('node:crypto');",
+        `const load = () => process.getBuiltinModule(${JSON.stringify(args.path)});`,
         ...names.map((name) => `export function ${name}(...args) { return load().${name}(...args); }`),
       ].join('\n');
       return { contents, loader: 'js' };
@@ -73,7 +77,7 @@ async function bundle() {
     legalComments: 'none',
     define: { CTR_VERSION: JSON.stringify(pkg.version), CTR_BUNDLED: 'true' },
     logLevel: 'warning',
-    plugins: [clipanionPatch, lazyCrypto],
+    plugins: [clipanionPatch, lazyBuiltins],
   });
 }
 

@@ -4,7 +4,7 @@ import { randomHex } from '../random.js';
 import { CtrError } from '../errors.js';
 import { conmonArgv, findConmon, MonitorStartError, startMonitor } from '../runtime/conmon.js';
 import { spawnInContainerUserNamespace } from '../runtime/nsenter.js';
-import { RuntimeClient, type OciRuntime } from '../runtime/oci.js';
+import { RuntimeClient, startFailureCode, type OciRuntime } from '../runtime/oci.js';
 import { selfCommand } from '../runtime/self.js';
 import { serializeSpec } from '../runtime/spec.js';
 import { spawnInUserNamespace } from '../runtime/userns.js';
@@ -12,7 +12,6 @@ import type { ContainerRecord, ContainerState } from '../store/containers.js';
 import { processStartTime } from './containers.js';
 import type { Engine } from './context.js';
 import type { StoredConfig } from './create.js';
-import { startFailureCode } from './foreground.js';
 import { containerSpec, runtimeFor } from './start.js';
 
 export interface DetachedStartOptions {

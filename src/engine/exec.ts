@@ -13,10 +13,9 @@ import { readUserFiles, resolveUser } from '../runtime/user.js';
 import { DEFAULT_DETACH_KEYS, DetachKeyFilter, parseDetachKeys } from './attach.js';
 import { openEngine, type Engine, type EngineOptions } from './context.js';
 import { readEnvFile } from './create.js';
-import { startFailureCode } from './foreground.js';
 import { findRunning, type RunningContainer } from './running.js';
 import { connectChild, forwardSignals } from '../runtime/signals.js';
-import { runtimeExit, waitForPidFile } from '../runtime/oci.js';
+import { runtimeExit, startFailureCode, waitForPidFile } from '../runtime/oci.js';
 
 const NO_PID_FILE = 'the runtime started the command but wrote no pid file for it';
 

@@ -6,7 +6,7 @@ import { CtrError } from '../errors.js';
 import { consoleNative } from '../native/console.js';
 import { AttachServer } from '../runtime/attach-server.js';
 import type { IdMapping } from '../runtime/idmap.js';
-import { lastRuntimeError, RuntimeClient, runtimeExit, waitForPidFile, type OciRuntime } from '../runtime/oci.js';
+import { lastRuntimeError, RuntimeClient, runtimeExit, startFailureCode, waitForPidFile, type OciRuntime } from '../runtime/oci.js';
 import { serializeSpec, type RuntimeSpec } from '../runtime/spec.js';
 import { attachTerminal, createConsoleSocket, PtyWriter } from '../runtime/tty.js';
 import { spawnInUserNamespace } from '../runtime/userns.js';
@@ -286,12 +286,5 @@ async function runWithTerminal({ runtime, rec, runDir, global, launch, io, opts,
     clientInput?.close();
     closeSync(master);
   }
-}
-
-/** docker's codes: 127 the command was not found, 126 it could not be run, 125 anything else. */
-export function startFailureCode(message: string): number {
-  if (/executable file not found|no such file or directory/i.test(message)) return 127;
-  if (/permission denied|exec format error|is a directory/i.test(message)) return 126;
-  return 125;
 }
 

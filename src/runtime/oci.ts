@@ -140,3 +140,10 @@ export async function waitForPidFile(path: string, failure: string, opts: { gone
     await sleep(wait);
   }
 }
+
+/** docker's codes: 127 the command was not found, 126 it could not be run, 125 anything else. */
+export function startFailureCode(message: string): number {
+  if (/executable file not found|no such file or directory/i.test(message)) return 127;
+  if (/permission denied|exec format error|is a directory/i.test(message)) return 126;
+  return 125;
+}
