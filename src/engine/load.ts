@@ -25,6 +25,7 @@ import { sha256Digest } from '../image/digest.js';
 import { hostPlatform, selectManifest } from '../image/platform.js';
 import { formatReference, parseReference } from '../image/reference.js';
 import { isIndexMediaType, MediaType, type ImageConfig, type ImageManifest } from '../image/types.js';
+import type { Lock } from '../store/lock.js';
 import type { Store } from '../store/store.js';
 import { openEngine, type Engine, type EngineOptions } from './context.js';
 import { imageConfig } from './images.js';
@@ -542,10 +543,23 @@ async function storeMember(ctx: LoadContext, layer: LayerRef, m: Extract<Member,
   if (digest && (await digest) !== layer.digest) throw corruptMember(label, layer.member);
 }
 
-/** Configs into the blob store and every image into the index at once, as addLocalImage does for one. */
+/**
+ * Configs into the blob store and every image into the index at once, as addLocalImage does for
+ * one. The images' layers are locked (in one order, as a pull takes them) from the check that
+ * they are all there until the images are recorded: an rmi meanwhile cannot take one of them.
+ */
 async function recordImages(store: Store, images: PlannedImage[]): Promise<LoadedImage[]> {
-  const ids = await addLocalImages(store, images.map((img) => ({ config: img.config, configBytes: img.configBytes, names: img.names })));
-  return images.map((img, i) => ({ id: ids[i]!, names: img.names }));
+  const held: Lock[] = [];
+  try {
+    for (const d of [...new Set(images.flatMap((img) => img.config.rootfs.diff_ids))].sort()) {
+      held.push(await store.layers.lockLayer(d));
+      if (!store.layers.has(d)) throw new CtrError(`layer ${d} was removed (by an rmi or image prune) while the archive was loaded; load it again`);
+    }
+    const ids = await addLocalImages(store, images.map((img) => ({ config: img.config, configBytes: img.configBytes, names: img.names })));
+    return images.map((img, i) => ({ id: ids[i]!, names: img.names }));
+  } finally {
+    for (const lock of held) lock.release();
+  }
 }
 
 /** Removes the layers a failed load stored, unless an image or container has come to use them meanwhile. */
