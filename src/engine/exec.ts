@@ -14,6 +14,7 @@ import { DEFAULT_DETACH_KEYS, DetachKeyFilter, parseDetachKeys } from './attach.
 import { openEngine, type Engine, type EngineOptions } from './context.js';
 import { readEnvFile } from './create.js';
 import { findRunning, type RunningContainer } from './running.js';
+import { copyOutput } from '../runtime/output.js';
 import { connectChild, forwardSignals } from '../runtime/signals.js';
 import { runtimeExit, startFailureCode, waitForPidFile } from '../runtime/oci.js';
 
@@ -278,8 +279,8 @@ async function execPlain(ctx: ExecContext): Promise<ExecResult> {
   // exit tells whether the command ever ran.
   const held: Buffer[] = [];
   const copied = Promise.all([
-    copy(child.stdout!, io.stdout),
-    copy(child.stderr!, io.stderr, (chunk) => {
+    copyOutput(child.stdout!, io.stdout),
+    copyOutput(child.stderr!, io.stderr, (chunk) => {
       if (held.length === 0 && !chunk.toString('utf8', 0, 13).startsWith('exec failed: ')) return false;
       held.push(chunk);
       return true;
@@ -295,27 +296,6 @@ async function execPlain(ctx: ExecContext): Promise<ExecResult> {
     disconnect();
     stdin?.pause();
   }
-}
-
-/** Copies a child's output to ours, pausing it while ours is full; a reader that went away (| head) ends the copy. */
-function copy(from: Readable, to: Writable, holdBack?: (chunk: Buffer) => boolean): Promise<void> {
-  return new Promise<void>((resolve) => {
-    let gone = false;
-    to.on('error', () => {
-      gone = true;
-      from.destroy();
-      resolve();
-    });
-    from.on('data', (chunk: Buffer) => {
-      if (gone || holdBack?.(chunk)) return;
-      if (!to.write(chunk)) {
-        from.pause();
-        to.once('drain', () => from.resume());
-      }
-    });
-    from.on('end', resolve);
-    from.on('error', () => resolve());
-  });
 }
 
 /**

@@ -15,6 +15,7 @@ import type { ContainerRecord } from '../store/containers.js';
 import { LogWriter, type LogStream } from '../store/logs.js';
 import type { Store } from '../store/store.js';
 import { processStartTime } from './containers.js';
+import { copyOutput } from '../runtime/output.js';
 import { connectChild, FORWARDED_SIGNALS, forwardSignals } from '../runtime/signals.js';
 
 /** The standard streams a foreground container is wired to (the CLI's, or a test's). */
@@ -139,31 +140,17 @@ async function runPlain({ runtime, rec, runDir, global, launch, io, opts, log, a
   const disconnect = connectChild(child, stdin, FORWARDED);
   let startError: string | undefined;
   const failurePrefix = `${runtime.name} run failed: `;
+  // When our reader goes away (| head), the container's next write gets EPIPE, as it would directly.
   const tee = (from: Readable, to: Writable, stream: LogStream) =>
-    new Promise<void>((resolve) => {
-      // When our reader goes away (| head), the container's next write gets EPIPE, as it would directly.
-      let gone = false;
-      to.on('error', () => {
-        gone = true;
-        from.destroy();
-        resolve();
-      });
-      from.on('data', (chunk: Buffer) => {
-        if (gone) return;
-        // The runtime's own last word shares the container's stderr: keep it out of the output.
-        if (stream === 'stderr' && chunk.toString('utf8', 0, failurePrefix.length) === failurePrefix) {
-          startError = chunk.toString('utf8').slice(failurePrefix.length).trim();
-          return;
-        }
-        log.write(stream, chunk);
-        attach.output(stream, chunk);
-        if (!to.write(chunk)) {
-          from.pause();
-          to.once('drain', () => from.resume());
-        }
-      });
-      from.on('end', resolve);
-      from.on('error', () => resolve());
+    copyOutput(from, to, (chunk) => {
+      // The runtime's own last word shares the container's stderr: keep it out of the output.
+      if (stream === 'stderr' && chunk.toString('utf8', 0, failurePrefix.length) === failurePrefix) {
+        startError = chunk.toString('utf8').slice(failurePrefix.length).trim();
+        return true;
+      }
+      log.write(stream, chunk);
+      attach.output(stream, chunk);
+      return false;
     });
   const copied = Promise.all([tee(child.stdout!, io.stdout, 'stdout'), tee(child.stderr!, io.stderr, 'stderr')]);
   let status: number;
