@@ -1,4 +1,5 @@
 import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { errnoCode } from '../errors.js';
 import { native } from '../native/index.js';
 import { encodeHeader, END_OF_ARCHIVE, type TarEntry } from './tar-writer.js';
 import { BLOCK, byteString, displayName, fsPath, TarType } from './tar.js';
@@ -69,7 +70,23 @@ function isWhiteout(path: string, st: Stats, names: () => string[]): boolean {
 
 /** A directory's names as byte strings, in Go's filepath.Walk order (bytewise), which docker's listings follow. */
 function sortedNames(dir: string): string[] {
-  return readdirSync(fsPath(dir), { encoding: 'latin1' }).sort();
+  try {
+    return readdirSync(fsPath(dir), { encoding: 'latin1' }).sort();
+  } catch (err) {
+    // A running container removed it since its parent was read: it is not part of the changes.
+    if (errnoCode(err) === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+/** lstat, or undefined for a file a running container removed since its directory was read (tar skips those too). */
+function lstatIfThere(abs: string): Stats | undefined {
+  try {
+    return lstatSync(fsPath(abs));
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
 function join(dir: string, name: string): string {
@@ -126,20 +143,28 @@ export class TreeArchiver {
   /** Exactly `size` bytes of the file (a file that shrank meanwhile is padded, one that grew cut). */
   private content(abs: string, size: number): void {
     if (size === 0) return;
-    const fd = openSync(fsPath(abs), constants.O_RDONLY | constants.O_NOFOLLOW);
+    let left = size;
+    let fd: number | undefined;
     try {
-      let left = size;
-      while (left > 0) {
-        const buf = this.buf ?? Buffer.allocUnsafe(Math.min(CHUNK, left));
-        const n = readSync(fd, buf, 0, Math.min(CHUNK, left), null);
-        if (n === 0) break;
-        this.emit(buf.subarray(0, n));
-        left -= n;
-      }
-      if (left > 0) this.emit(Buffer.alloc(left));
-    } finally {
-      closeSync(fd);
+      fd = openSync(fsPath(abs), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      // Removed since its header was written: zeros follow, as for a file that shrank.
+      if (errnoCode(err) !== 'ENOENT') throw err;
     }
+    if (fd !== undefined) {
+      try {
+        while (left > 0) {
+          const buf = this.buf ?? Buffer.allocUnsafe(Math.min(CHUNK, left));
+          const n = readSync(fd, buf, 0, Math.min(CHUNK, left), null);
+          if (n === 0) break;
+          this.emit(buf.subarray(0, n));
+          left -= n;
+        }
+      } finally {
+        closeSync(fd);
+      }
+    }
+    for (; left > 0; left -= Math.min(CHUNK, left)) this.emit(Buffer.alloc(Math.min(CHUNK, left)));
     const rest = size % BLOCK;
     if (rest !== 0) this.emit(Buffer.alloc(BLOCK - rest));
   }
@@ -204,7 +229,8 @@ function* upperEntries(dir: string, rel: string, lower: LowerView): Generator<Up
   for (const name of sortedNames(dir)) {
     const abs = join(dir, name);
     const path = rel ? `${rel}/${name}` : name;
-    const st = lstatSync(fsPath(abs));
+    const st = lstatIfThere(abs);
+    if (!st) continue;
     let names: string[] | undefined;
     const xnames = () => (names ??= xattrNames(abs));
     const whiteout = isWhiteout(abs, st, xnames);
@@ -254,7 +280,8 @@ export function writeTree(root: string, sink: TarSink): number {
     for (const name of sortedNames(dir)) {
       const abs = join(dir, name);
       const path = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(fsPath(abs));
+      const st = lstatIfThere(abs);
+      if (!st) continue;
       tar.add(abs, path, st);
       if (st.isDirectory()) walk(abs, path);
     }
