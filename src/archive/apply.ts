@@ -276,6 +276,17 @@ export class LayerApplier implements TarSink {
     this.queue.kick();
   }
 
+  /**
+   * The buffer of the data given so far is about to be reused: the file being unpacked keeps a
+   * copy of its pieces, or writes them out if it is written as it comes.
+   */
+  detach(): void {
+    const cur = this.cur;
+    if (cur.kind !== 'file' || cur.pieces.length === 0) return;
+    if (cur.queued) cur.pieces = [Buffer.concat(cur.pieces)];
+    else this.flush(cur);
+  }
+
   /** After a failure: stops the file queue without creating what it still holds. */
   abort(): void {
     this.queue.close(true);

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { pipeline as streamPipeline, Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { pipeline as streamPipeline, Readable } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { LayerApplier, type Ownership } from './apply.js';
+import { decompressTo, type Compression } from './decompress.js';
 import { writeUpperLayer } from './diff.js';
 import { TarParser } from './tar.js';
 import { TAR_SPLIT_FILE, TarSplitRecorder } from './tarsplit.js';
@@ -32,7 +32,7 @@ export interface UnpackLayerResult {
   notices: string[];
 }
 
-export type Compression = 'gzip' | 'zstd' | 'none';
+export type { Compression };
 
 /** Compression from the first bytes of the blob (registries do not always label layers right). */
 export function sniffCompression(head: Buffer): Compression | undefined {
@@ -45,28 +45,37 @@ export function sniffCompression(head: Buffer): Compression | undefined {
 
 const KNOWN_SUFFIX = /(\.tar|[.+]gzip|\+zstd)$/;
 
-/**
- * The uncompressed tar of a layer blob: the first bytes decide between gzip, zstd and plain
- * tar (registries do not always label layers right). Decompression runs on zlib's threads.
- * The chunks flow on as they came: no async iterator, which would concatenate what is buffered.
- */
-export async function openDecompressed(input: Readable, mediaType?: string): Promise<{ tar: Readable; compression: Compression }> {
+/** Rejects media types with a compression ctr cannot read (the magic bytes decide among the rest). */
+function checkMediaType(mediaType?: string): void {
   if (mediaType && !KNOWN_SUFFIX.test(mediaType) && mediaType.includes('layer')) {
     throw new Error(`the layer media type ${mediaType} uses a compression ctr does not support (gzip, zstd or none)`);
   }
+}
+
+/**
+ * The compression of a layer blob from its first bytes (registries do not always label layers
+ * right), and the blob again from its start.
+ */
+async function sniffLayer(input: Readable, mediaType?: string): Promise<{ source: Readable; compression: Compression }> {
+  checkMediaType(mediaType);
   const head = await readHead(input, 512);
   const compression = sniffCompression(head);
   if (compression === undefined) {
     throw new Error(head.length === 0 ? 'the layer blob is empty' : 'the layer blob is neither gzip, zstd nor a tar archive');
   }
   // A blob shorter than the head has already ended: then the head is all there is.
-  let source: Readable;
-  if (input.readableEnded) {
-    source = Readable.from([head], { objectMode: false });
-  } else {
-    input.unshift(head);
-    source = input;
-  }
+  if (input.readableEnded) return { source: Readable.from([head], { objectMode: false }), compression };
+  input.unshift(head);
+  return { source: input, compression };
+}
+
+/**
+ * The uncompressed tar of a layer blob, for a consumer that keeps chunks: decompression runs on
+ * zlib's threads. The chunks flow on as they came: no async iterator, which would concatenate
+ * what is buffered.
+ */
+export async function openDecompressed(input: Readable, mediaType?: string): Promise<{ tar: Readable; compression: Compression }> {
+  const { source, compression } = await sniffLayer(input, mediaType);
   if (compression === 'none') return { tar: source, compression };
   // Deep buffers let the zlib thread decompress ahead while the consumer is busy creating files;
   // 1 MiB chunks mean fewer callbacks and fewer external buffers for the GC than 256 KiB.
@@ -108,27 +117,32 @@ export function describeDecompressError(err: unknown, compression: Compression):
 /**
  * A layer tar, given chunk by chunk, unpacked into dest/diff with its tar-split. Files are
  * created with their final permission bits, which a umask would change: the umask is 0 until
- * finish() or abort(), which also wait for the file queue's threads.
+ * finish() or abort(), which also wait for the file queue's threads. With hash, the tar is
+ * hashed here; else finish() is given its digest.
  */
 class LayerTarApplier {
   private readonly split = new TarSplitRecorder();
   private readonly applier: LayerApplier;
   private readonly parser: TarParser;
-  private readonly hash = createHash('sha256');
+  private readonly hash: Hash | undefined;
   private readonly umask: number;
   private size = 0;
 
-  constructor(private readonly opts: UnpackLayerOptions) {
+  constructor(
+    private readonly opts: UnpackLayerOptions,
+    hash: boolean,
+  ) {
     const root = join(opts.dest, 'diff');
     mkdirSync(root, 0o755);
+    this.hash = hash ? createHash('sha256') : undefined;
     this.applier = new LayerApplier({ ...opts, root }, this.split);
     this.parser = new TarParser(this.applier);
     this.umask = process.umask(0);
   }
 
-  /** The chunk is kept (the applier holds pieces of files): never reuse it. */
+  /** The chunk is kept (the applier holds pieces of files) unless detach() follows. */
   write(chunk: Buffer): void {
-    if (!this.opts.expectedDiffId) this.hash.update(chunk);
+    this.hash?.update(chunk);
     this.size += chunk.length;
     this.parser.write(chunk);
   }
@@ -138,7 +152,13 @@ class LayerTarApplier {
     this.applier.idle();
   }
 
-  finish(): UnpackLayerResult {
+  /** The chunks written so far may be reused after this. */
+  detach(): void {
+    this.applier.detach();
+  }
+
+  /** digest: the tar's sha256 when this did not hash it (the expected diff_id's is used when there is none). */
+  finish(digest?: Buffer): UnpackLayerResult {
     let notices: string[];
     try {
       this.parser.end();
@@ -148,11 +168,12 @@ class LayerTarApplier {
       throw err;
     }
     process.umask(this.umask);
-    const digest = this.opts.expectedDiffId ? Buffer.from(this.opts.expectedDiffId.replace(/^sha256:/, ''), 'hex') : this.hash.digest();
+    const sum = this.hash?.digest() ?? digest ?? Buffer.from((this.opts.expectedDiffId ?? '').replace(/^sha256:/, ''), 'hex');
+    if (sum.length !== 32) throw new Error('the layer tar has no digest (neither hashed nor expected)');
     // No syncfs of the layer's files (a third of a pull's time): like podman and containerd, the
     // store survives a killed ctr through rename-into-place; the tar-split itself is fsynced.
-    writeDurable(join(this.opts.dest, TAR_SPLIT_FILE), this.split.serialize(this.size, digest));
-    return { diffId: `sha256:${digest.toString('hex')}`, size: this.size, notices };
+    writeDurable(join(this.opts.dest, TAR_SPLIT_FILE), this.split.serialize(this.size, sum));
+    return { diffId: `sha256:${sum.toString('hex')}`, size: this.size, notices };
   }
 
   abort(): void {
@@ -161,34 +182,26 @@ class LayerTarApplier {
   }
 }
 
-/** Reads a (compressed) layer from input and unpacks it into dest; the caller removes dest on failure. */
+/**
+ * Reads a (compressed) layer from input and unpacks it into dest; the caller removes dest on
+ * failure. Decompressing and hashing (unless the caller hashes and gives expectedDiffId) happen on
+ * a thread of the addon, into reused buffers (see decompressTo).
+ */
 export async function unpackLayer(input: Readable, opts: UnpackLayerOptions): Promise<UnpackLayerResult> {
-  const { tar, compression } = await openDecompressed(input, opts.mediaType);
-  const layer = new LayerTarApplier(opts);
-  const consume = (chunk: Buffer, done: (err?: Error) => void) => {
-    try {
+  const { source, compression } = await sniffLayer(input, opts.mediaType);
+  const layer = new LayerTarApplier(opts, false);
+  let digest: Buffer | undefined;
+  try {
+    digest = await decompressTo(source, compression, { hash: !opts.expectedDiffId }, (chunk) => {
       layer.write(chunk);
       layer.idle();
-      done();
-    } catch (err) {
-      done(err as Error);
-    }
-  };
-  const sink = new Writable({
-    highWaterMark: 4 << 20,
-    write(chunk: Buffer, _enc, done) {
-      // Deferred so zlib's callback returns and hands the next input to its thread first.
-      if (compression !== 'none') setImmediate(consume, chunk, done);
-      else consume(chunk, done);
-    },
-  });
-  try {
-    await pipeline(tar, sink);
+      layer.detach();
+    });
   } catch (err) {
     layer.abort();
     throw describeDecompressError(err, compression);
   }
-  return layer.finish();
+  return layer.finish(digest);
 }
 
 /**
@@ -196,7 +209,7 @@ export async function unpackLayer(input: Readable, opts: UnpackLayerOptions): Pr
  * dest in one go: the tar goes from the reading straight into the applier, through no pipe.
  */
 export function unpackUpperLayer(source: { upper: string; lowers: string[] }, opts: UnpackLayerOptions): UnpackLayerResult {
-  const layer = new LayerTarApplier(opts);
+  const layer = new LayerTarApplier(opts, !opts.expectedDiffId);
   try {
     writeUpperLayer(source.upper, (chunk) => layer.write(chunk), { lowers: source.lowers, ownChunks: true });
   } catch (err) {

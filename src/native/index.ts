@@ -67,7 +67,30 @@ export interface Native {
    * caller's: close it after the last callback.
    */
   seqpacketAccept(listenFd: number, onClient: (err: NodeJS.ErrnoException | null, fd: number | null) => void): SeqpacketReader;
+  /**
+   * Starts a thread that decompresses (kind 0 none, 1 gzip, 2 zstd) what decompressPush gives it
+   * into the buffers (all of one size), one at a time, hashing the output with sha256 if asked.
+   * onEvent gets (0, slot, length, queued, null) for a filled buffer, which is the thread's again
+   * after decompressRelease; then (1, -1, 0, queued, sha256 or null) at the end, or (2, -1, 0,
+   * queued, Error with a Z_... or ZSTD_... code) on a failure. queued: input bytes still waiting.
+   */
+  decompressOpen(
+    kind: number,
+    hash: boolean,
+    buffers: Buffer[],
+    onEvent: (type: number, slot: number, length: number, queued: number, extra: Buffer | Error | null) => void,
+  ): NativeDecompressor;
+  /** Copies data to the thread's input; returns the input bytes waiting. */
+  decompressPush(handle: NativeDecompressor, data: Buffer): number;
+  /** No more input. */
+  decompressEnd(handle: NativeDecompressor): void;
+  decompressRelease(handle: NativeDecompressor, slot: number): void;
+  /** Stops the thread (events already on their way still arrive: ignore them). */
+  decompressClose(handle: NativeDecompressor): void;
 }
+
+/** An opaque handle on the addon's decompressing thread. */
+export type NativeDecompressor = { readonly __brand: 'NativeDecompressor' };
 
 /** A running seqpacketRead (or seqpacketAccept): pause() holds back further packets (the peer then waits) until resume(). */
 export interface SeqpacketReader {

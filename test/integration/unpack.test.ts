@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync, type Stats } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -105,6 +106,25 @@ for (const actor of actors()) {
         expect(readFileSync(join(u.diff, 'big/blob.bin')).equals(BIG)).toBe(true);
       });
     }
+
+    it('keeps the content of files that straddle the 1 MiB buffers the layer is decompressed into', async () => {
+      // 400 files of 1-40 KiB and three of 1.5 MiB (written as they come, not queued): ~10 MiB, so
+      // dozens of files cross from one buffer into the next, in both ways of writing them.
+      const entries: LayerEntry[] = [{ type: 'dir', path: 'd' }];
+      const files = new Map<string, Buffer>();
+      for (let i = 0; i < 403; i++) {
+        const content = randomBytes(i % 134 === 0 ? (3 << 19) + i : 1024 + ((i * 7919) % 40000));
+        files.set(`d/f${i}`, content);
+        entries.push({ type: 'file', path: `d/f${i}`, content });
+      }
+      const tar = makeLayer(entries);
+      const env = newEnv(actor);
+      for (const c of ['gzip', 'zstd', 'none'] as const) {
+        const u = await unpackAs(env, compress(tar, c), c);
+        expect(u.result.diffId).toBe(sha256(tar));
+        for (const [rel, content] of files) expect(readFileSync(join(u.diff, rel)).equals(content), `${c} ${rel}`).toBe(true);
+      }
+    });
 
     it('keeps owners, modes, links, xattrs and times', async () => {
       const env = newEnv(actor);
