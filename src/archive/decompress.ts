@@ -18,6 +18,9 @@ const SLOTS = 8;
 const HIGH_WATER = 8 << 20;
 const LOW_WATER = 2 << 20;
 
+/** Buffers of finished runs, for the next layer of the same process (each new one counts for V8's GC). */
+const spare: Buffer[] = [];
+
 /**
  * Decompresses input on a thread of the addon into a few reused buffers and passes each filled
  * one to onChunk, on this thread, in order. onChunk must not keep the chunk (nor views of it)
@@ -29,14 +32,16 @@ const LOW_WATER = 2 << 20;
  */
 export function decompressTo(input: Readable, compression: Compression, opts: { hash: boolean }, onChunk: (chunk: Buffer) => void): Promise<Buffer | undefined> {
   const addon = native();
-  const slots = Array.from({ length: SLOTS }, () => Buffer.allocUnsafeSlow(SLOT_SIZE));
+  const slots = Array.from({ length: SLOTS }, () => spare.pop() ?? Buffer.allocUnsafeSlow(SLOT_SIZE));
   return new Promise((resolve, reject) => {
     let handle: NativeDecompressor | undefined;
     let paused = false;
     const settle = (err: unknown, digest?: Buffer) => {
       if (!handle) return;
+      // The thread is gone after this: its buffers are free for the next run.
       addon.decompressClose(handle);
       handle = undefined;
+      spare.push(...slots);
       input.off('data', onData);
       input.off('end', onEnd);
       input.off('error', onError);
@@ -85,6 +90,7 @@ export function decompressTo(input: Readable, compression: Compression, opts: { 
     try {
       handle = addon.decompressOpen(KIND[compression], opts.hash, slots, onEvent);
     } catch (err) {
+      spare.push(...slots);
       reject(err);
       return;
     }

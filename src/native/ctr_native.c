@@ -176,6 +176,20 @@ static napi_value Syncfs(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// setPipeSize(fd, size) -> the pipe's new capacity (fcntl F_SETPIPE_SZ; an unprivileged process
+// may go up to /proc/sys/fs/pipe-max-size, 1 MiB by default).
+static napi_value SetPipeSize(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd, size;
+  napi_get_value_int32(env, argv[0], &fd);
+  napi_get_value_int32(env, argv[1], &size);
+  int got = fcntl(fd, F_SETPIPE_SZ, size);
+  if (got < 0) return ctr_throw_error(env, "fcntl F_SETPIPE_SZ", NULL, errno);
+  napi_value out;
+  napi_create_int32(env, got, &out);
+  return out;
+}
+
 void ctr_register_console(napi_env env, napi_value exports);
 void ctr_register_decompress(napi_env env, napi_value exports);
 
@@ -911,6 +925,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"llistxattr", NULL, Llistxattr, NULL, NULL, NULL, napi_default, NULL},
       {"mknod", NULL, Mknod, NULL, NULL, NULL, napi_default, NULL},
       {"syncfs", NULL, Syncfs, NULL, NULL, NULL, napi_default, NULL},
+      {"setPipeSize", NULL, SetPipeSize, NULL, NULL, NULL, napi_default, NULL},
       {"fileQueueOpen", NULL, FileQueueOpen, NULL, NULL, NULL, napi_default, NULL},
       {"fileQueuePush", NULL, FileQueuePush, NULL, NULL, NULL, napi_default, NULL},
       {"fileQueueKick", NULL, FileQueueKick, NULL, NULL, NULL, napi_default, NULL},

@@ -14,6 +14,8 @@ export interface Native {
   mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
   /** Flushes the whole file system that holds the open file fd. */
   syncfs(fd: number): void;
+  /** Sets the capacity of the pipe fd is an end of (fcntl F_SETPIPE_SZ); returns the capacity it got. */
+  setPipeSize(fd: number, size: number): number;
   /**
    * Starts `threads` threads that create regular files below the directory root; pushes block
    * while more than maxBytes of content wait. Close it when done (see FileQueue in archive/).

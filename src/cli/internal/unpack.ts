@@ -5,6 +5,7 @@ import type { Ownership } from '../../archive/apply.js';
 import { unpackLayer, unpackUpperLayer, type UnpackLayerOptions, type UnpackLayerResult } from '../../archive/unpack.js';
 import { FrameReader, type UnpackReply } from '../../engine/unpack-protocol.js';
 import { errorMessage } from '../../errors.js';
+import { native } from '../../native/index.js';
 import { awaitUserNamespaceGo } from '../../runtime/userns.js';
 import { CtrCommand } from '../command.js';
 
@@ -29,6 +30,12 @@ export class UnpackWorkerCommand extends CtrCommand {
     } catch (err) {
       answer({ ok: false, error: errorMessage(err) });
       return 1;
+    }
+    // A 1 MiB pipe instead of 64 KiB: the parent's writes and these reads wake each other less.
+    try {
+      native().setPipeSize(0, 1 << 20);
+    } catch {
+      // not a pipe, or over the system's limit: the default size works too
     }
     const stdin = process.stdin;
     let current: PassThrough | undefined;
