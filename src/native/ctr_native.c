@@ -347,12 +347,8 @@ static void fq_finalize(napi_env env, void *data, void *hint) {
 }
 
 static fq *get_fq(napi_env env, napi_value v) {
-  void *data = NULL;
-  if (napi_get_value_external(env, v, &data) != napi_ok || !data) {
-    napi_throw_type_error(env, NULL, "not a file queue");
-    return NULL;
-  }
-  fq *q = data;
+  fq *q = ctr_external(env, v, "file queue");
+  if (!q) return NULL;
   if (q->closed) {
     napi_throw_error(env, NULL, "the file queue is closed");
     return NULL;
@@ -534,14 +530,11 @@ static napi_value FileQueueWait(napi_env env, napi_callback_info info) {
 // fileQueueClose(queue, cancel): stops the threads, first finishing the queued files unless cancel.
 static napi_value FileQueueClose(napi_env env, napi_callback_info info) {
   ARGS(2);
-  void *data = NULL;
-  if (napi_get_value_external(env, argv[0], &data) != napi_ok || !data) {
-    napi_throw_type_error(env, NULL, "not a file queue");
-    return NULL;
-  }
+  fq *q = ctr_external(env, argv[0], "file queue");
+  if (!q) return NULL;
   bool cancel = false;
   napi_get_value_bool(env, argv[1], &cancel);
-  fq_close(data, cancel);
+  fq_close(q, cancel);
   return NULL;
 }
 

@@ -342,12 +342,8 @@ static void dc_finalize(napi_env env, void *data, void *hint) {
 }
 
 static dc *get_dc(napi_env env, napi_value v) {
-  void *data = NULL;
-  if (napi_get_value_external(env, v, &data) != napi_ok || !data) {
-    napi_throw_type_error(env, NULL, "not a decompressor");
-    return NULL;
-  }
-  dc *d = data;
+  dc *d = ctr_external(env, v, "decompressor");
+  if (!d) return NULL;
   if (d->closed) {
     napi_throw_error(env, NULL, "the decompressor is closed");
     return NULL;
@@ -515,12 +511,8 @@ static napi_value DecompressRelease(napi_env env, napi_callback_info info) {
 // decompressClose(handle): stops the thread; events still on their way are dropped by the caller.
 static napi_value DecompressClose(napi_env env, napi_callback_info info) {
   ARGS(1);
-  void *data = NULL;
-  if (napi_get_value_external(env, argv[0], &data) != napi_ok || !data) {
-    napi_throw_type_error(env, NULL, "not a decompressor");
-    return NULL;
-  }
-  dc_close(env, data);
+  dc *d = ctr_external(env, argv[0], "decompressor");
+  if (d) dc_close(env, d);
   return NULL;
 }
 

@@ -30,6 +30,18 @@ static inline napi_value ctr_throw_error(napi_env env, const char *op, const cha
   return NULL;
 }
 
+// The pointer an external handle wraps, or NULL with a TypeError "not a <what>" thrown.
+static inline void *ctr_external(napi_env env, napi_value v, const char *what) {
+  void *data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok || !data) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "not a %s", what);
+    napi_throw_type_error(env, NULL, msg);
+    return NULL;
+  }
+  return data;
+}
+
 #define ARGS(n)                                                              \
   size_t argc = n;                                                           \
   napi_value argv[n];                                                        \
