@@ -19,8 +19,6 @@ export interface IngestLayerOptions {
   /** The compressed form the stream is, when it is one a registry may have. */
   compressed?: LayerRecord['compressed'][number];
   notice?: (text: string) => void;
-  /** Hash (and decompress) in the unpack worker: right when this process also produces the stream. */
-  hashInWorker?: boolean;
   /**
    * Receives the layer's lock instead of it being released: the caller holds it until the image
    * that uses the layer is recorded, so that an rmi or image prune meanwhile cannot take it.
@@ -59,7 +57,7 @@ export async function ingestLayer(engine: Engine, input: Readable | UpperDirecto
     const ingest = await layers.begin(opts.diffId);
     const stream = isStream(input) ? input : undefined;
     const fed = stream
-      ? startUnpack({ dest: ingest.dir, mapping: engine.mapping, mediaType: opts.mediaType, name: opts.name, diffId: opts.diffId, decompressInWorker: opts.hashInWorker })
+      ? startUnpack({ dest: ingest.dir, mapping: engine.mapping, mediaType: opts.mediaType, name: opts.name, diffId: opts.diffId })
       : undefined;
     const unpack = fed ?? unpackUpper({ dest: ingest.dir, mapping: engine.mapping, name: opts.name, upper: (input as UpperDirectory).upper, lowers: (input as UpperDirectory).lowers });
     try {
