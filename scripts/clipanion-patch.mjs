@@ -1,6 +1,7 @@
 // An esbuild plugin that takes clipanion's work off the start of every ctr command: its state
 // machine simplification looks for duplicate transitions with linear scans (quadratic in a
-// command's options: ~7 ms of `ctr run`; sets give the same machine), and loading it opened
+// command's options: ~7 ms of `ctr run`; sets give the same machine), it copied every option's
+// transitions once per option (see ARITY_BEFORE), and loading it opened
 // standard input and loaded node:tty and node:net for a default context ctr never uses (~4 ms).
 // The build fails when clipanion's text is not the one patched here (e.g. after an upgrade).
 import { readFile } from 'node:fs/promises';
@@ -61,6 +62,21 @@ const DEDUP_AFTER = `        const shortcuts = new Set(nodeDef.shortcuts.map(({ 
             }
 `;
 
+// An option's last value led to a node of its own with a shortcut back to the node the option
+// started from, and the simplification copied every transition of that node (all the command's
+// options) into it: for each option, at each place options may appear (~10 ms of `ctr run`).
+// The last value now leads straight back to that node, which accepts the same input.
+const ARITY_BEFORE = `                for (let t = 0; t < option.arity; ++t) {
+                    const nextNode = injectNode(machine, makeNode());`;
+
+const ARITY_AFTER = `                for (let t = 0; t < option.arity; ++t) {
+                    const nextNode = t + 1 === option.arity ? node : injectNode(machine, makeNode());`;
+
+const SHORTCUT_BEFORE = `                // In the end, we register a shortcut from
+                // the last node back to the starting node
+                registerShortcut(machine, lastNode, node);
+`;
+
 const DEFAULT_CONTEXT_BEFORE = `Cli.defaultContext = {
     env: process.env,
     stdin: process.stdin,
@@ -100,7 +116,7 @@ function replace(text, before, after, where, times = 1) {
 
 /** The patched text of the clipanion file at `path`, or undefined for the files left as they are. */
 export function patchClipanion(path, text) {
-  if (/[\\/]lib[\\/]core\.js$/.test(path)) return replace(text, DEDUP_BEFORE, DEDUP_AFTER, path);
+  if (/[\\/]lib[\\/]core\.js$/.test(path)) return replace(replace(replace(text, DEDUP_BEFORE, DEDUP_AFTER, path), ARITY_BEFORE, ARITY_AFTER, path), SHORTCUT_BEFORE, '', path);
   if (/[\\/]lib[\\/]advanced[\\/]Cli\.js$/.test(path)) {
     // process() and run() both merge the contexts.
     return replace(replace(text, DEFAULT_CONTEXT_BEFORE, DEFAULT_CONTEXT_AFTER, path), MERGE_BEFORE, MERGE_AFTER, path, 2);
