@@ -85,10 +85,11 @@ export async function createConsoleSocket(dir: string): Promise<ConsoleSocket> {
 
 /**
  * docker's rule: `-i -t` needs a terminal on stdin (exit code 1, as docker's client);
- * `-t` alone runs without one and the container still gets a pty.
+ * `-t` alone runs without one and the container still gets a pty. stdin is asked for only then:
+ * opening it costs milliseconds, and most runs never read it.
  */
-export function checkTerminalInput(opts: { interactive: boolean; tty: boolean; stdin: NodeJS.ReadableStream }): void {
-  if (opts.tty && opts.interactive && terminalFd(opts.stdin) === undefined) throw new CtrError('the input device is not a TTY', 1);
+export function checkTerminalInput(opts: { interactive: boolean; tty: boolean; stdin: () => NodeJS.ReadableStream }): void {
+  if (opts.tty && opts.interactive && terminalFd(opts.stdin()) === undefined) throw new CtrError('the input device is not a TTY', 1);
 }
 
 /** The size of the user's terminal (stdout's, else stdin's), for the spec's process.consoleSize. */

@@ -90,14 +90,18 @@ describe('terminal input check', () => {
     const pipe = new PassThrough();
     let caught: unknown;
     try {
-      checkTerminalInput({ interactive: true, tty: true, stdin: pipe });
+      checkTerminalInput({ interactive: true, tty: true, stdin: () => pipe });
     } catch (err) {
       caught = err;
     }
     expect(caught).toBeInstanceOf(CtrError);
     expect((caught as CtrError).message).toBe('the input device is not a TTY');
     expect((caught as CtrError).exitCode).toBe(1);
-    expect(() => checkTerminalInput({ interactive: false, tty: true, stdin: pipe })).not.toThrow();
-    expect(() => checkTerminalInput({ interactive: true, tty: false, stdin: pipe })).not.toThrow();
+    // Without both flags standard input is not even opened.
+    const unopened = () => {
+      throw new Error('stdin was opened');
+    };
+    expect(() => checkTerminalInput({ interactive: false, tty: true, stdin: unopened })).not.toThrow();
+    expect(() => checkTerminalInput({ interactive: true, tty: false, stdin: unopened })).not.toThrow();
   });
 });

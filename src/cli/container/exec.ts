@@ -38,7 +38,7 @@ export class ExecCommand extends CtrCommand {
   async execute(): Promise<number> {
     const { execInContainer } = await import('../../engine/exec.js');
     const { checkTerminalInput } = await import('../../runtime/tty.js');
-    if (!this.detach) checkTerminalInput({ interactive: this.interactive, tty: this.tty, stdin: this.context.stdin });
+    if (!this.detach) checkTerminalInput({ interactive: this.interactive, tty: this.tty, stdin: () => this.context.stdin });
     const result = await execInContainer(
       {
         ...this.context.globals,

@@ -40,7 +40,7 @@ export class RunCommand extends ContainerFlagsCommand {
       }
     }
     const { checkTerminalInput } = await import('../../runtime/tty.js');
-    checkTerminalInput({ interactive: opts.interactive ?? false, tty: opts.tty ?? false, stdin: this.context.stdin });
+    checkTerminalInput({ interactive: opts.interactive ?? false, tty: opts.tty ?? false, stdin: () => this.context.stdin });
     const progress = pullProgress(this.context.stderr, false);
     try {
       const result = await runContainer(

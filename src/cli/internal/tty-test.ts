@@ -24,7 +24,7 @@ export class TtyTestCommand extends CtrCommand {
 
   async execute(): Promise<number> {
     const { stdin, stdout } = process;
-    checkTerminalInput({ interactive: this.interactive, tty: true, stdin });
+    checkTerminalInput({ interactive: this.interactive, tty: true, stdin: () => stdin });
     const bundle = resolve(this.bundle);
     const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
     config.process.terminal = true;
