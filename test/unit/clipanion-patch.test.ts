@@ -33,7 +33,7 @@ afterAll(() => rmSync(tempDir, { recursive: true, force: true }));
 function makeCli(c: Clipanion) {
   const { Cli, Command, Option } = c;
   class Run extends Command {
-    static paths = [['run'], ['container', 'run']];
+    static override paths = [['run'], ['container', 'run']];
     rm = Option.Boolean('--rm', false);
     interactive = Option.Boolean('-i,--interactive');
     tty = Option.Boolean('-t,--tty');
@@ -45,23 +45,23 @@ function makeCli(c: Clipanion) {
     pull = Option.String('--pull', 'missing');
     image = Option.String();
     args = Option.Proxy();
-    async execute() {}
+    override async execute() {}
   }
   class Rm extends Command {
-    static paths = [['rm']];
+    static override paths = [['rm']];
     force = Option.Boolean('-f,--force', false);
     volumes = Option.Boolean('-v,--volumes', false);
     time = Option.String('-t,--time');
     containers = Option.Rest({ required: 1 });
-    async execute() {}
+    override async execute() {}
   }
   class Tag extends Command {
-    static paths = [['tag']];
+    static override paths = [['tag']];
     quiet = Option.Boolean('-q');
     format = Option.String('--format');
     source = Option.String();
     target = Option.String({ required: false });
-    async execute() {}
+    override async execute() {}
   }
   const cli = new Cli({ binaryName: 'ctr' });
   for (const k of [Run, Rm, Tag]) cli.register(k);
