@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { clipanionPatch } from './scripts/clipanion-patch.mjs';
+import { buildCodeCache } from './scripts/code-cache.mjs';
 import { writeManPages } from './scripts/man.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -103,23 +104,33 @@ function disableEnvFileScan(exe) {
   writeFileSync(exe, data, { mode: 0o755 });
 }
 
+/** The single executable's entry point, which compiles the bundle with the trained code cache. */
+async function seaMain(file) {
+  await build({ entryPoints: [join(here, 'src/sea/main.ts')], outfile: file, bundle: true, platform: 'node', target: 'node24', format: 'cjs', logLevel: 'warning', define: { CTR_VERSION: JSON.stringify(pkg.version) } });
+}
+
 async function singleExecutable() {
   const work = join(here, 'build/sea');
   mkdirSync(work, { recursive: true });
+  const main = join(work, 'main.js');
+  const wrappedFile = join(work, 'ctr.wrapped.js');
+  const cacheFile = join(work, 'ctr.js.cache');
+  const [warning] = await Promise.all([buildCodeCache({ node, bundleFile, wrappedFile, cacheFile }), seaMain(main)]);
+  if (warning) process.stderr.write(`warning: ${warning}\n`);
   const addonHash = join(work, 'ctr_native.node.sha256');
   writeFileSync(addonHash, createHash('sha256').update(readFileSync(addon)).digest('hex'));
   // With a code cache, Node's SEA cannot run a real import(); esbuild must have turned each one into require().
   if (/\bimport\(/.test(readFileSync(bundleFile, 'utf8'))) throw new Error('dist/ctr.js contains import(), which the single executable cannot run');
   const config = join(work, 'sea-config.json');
   writeFileSync(config, JSON.stringify({
-    main: bundleFile,
+    main,
     output: join(work, 'ctr.blob'),
     disableExperimentalSEAWarning: true,
-    // V8's compiled code for the bundle travels along: 10-15 ms less start-up for every command.
-    useCodeCache: true,
+    // The loader is small: the bundle's own code cache is an asset (see src/sea/main.ts).
+    useCodeCache: false,
     // A user's NODE_OPTIONS is meant for their node programs, not for ctr.
     execArgvExtension: 'none',
-    assets: { [ADDON_ASSET]: addon, [ADDON_HASH_ASSET]: addonHash },
+    assets: { [ADDON_ASSET]: addon, [ADDON_HASH_ASSET]: addonHash, 'ctr.js': wrappedFile, 'ctr.js.cache': cacheFile },
   }));
   await run(node, ['--experimental-sea-config', config]);
   const exe = join(work, 'ctr');

@@ -39,7 +39,24 @@ async function main(argv: string[]): Promise<void> {
   process.exitCode = await runCli(rest, globals);
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
+/**
+ * The build runs ctr's common commands one after the other in one process, to keep V8's code for
+ * every function they compile (scripts/code-cache.mjs); their exit codes close the output.
+ */
+async function train(commands: string[][]): Promise<void> {
+  const codes: number[] = [];
+  for (const argv of commands) {
+    process.exitCode = 0;
+    await main(argv).catch(() => (process.exitCode = 125));
+    codes.push(Number(process.exitCode));
+  }
+  process.exitCode = 0;
+  process.stdout.write(`\nctr-code-cache-training: ${JSON.stringify(codes)}\n`);
+}
+
+const training = process.env.CTR_CODE_CACHE_TRAINING;
+delete process.env.CTR_CODE_CACHE_TRAINING;
+(training ? train(JSON.parse(training) as string[][]) : main(process.argv.slice(2))).catch((err: unknown) => {
   process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 125;
 });

@@ -154,7 +154,7 @@ const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2})(?::(\d{2})(?::(\d{2})(?:\
  * a Go duration meaning that long before now (whole seconds, as docker rounds it).
  */
 export function parseLogTime(value: string, flag: string, now: number = Date.now()): bigint {
-  if (value !== '0' && /^[-+]?(\d*\.?\d+(ns|us|µs|μs|ms|s|m|h))+$/.test(value)) {
+  if (value !== '0' && /^[-+]?(\d*\.?\d+(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$/.test(value)) {
     return BigInt(Math.floor((now - parseDuration(value)) / 1000)) * 1_000_000_000n;
   }
   const unix = /^(\d+)(?:\.(\d{1,9}))?$/.exec(value);

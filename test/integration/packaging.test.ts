@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Script } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actors, CtrEnv, type Actor } from '../helpers/ctr.js';
 
@@ -48,6 +49,21 @@ describe('the single executable', () => {
     const run = spawnSync(ctr, ['--version'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '--no-such-node-flag' } });
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe(`ctr version ${pkg.version}\n`);
+  });
+
+  it('compiles its bundle with the code cache the build trained on the common commands', () => {
+    const store = mkdtempSync(join(tmpdir(), 'ctr-packaging-store-'));
+    try {
+      const run = spawnSync(ctr, ['--root', join(store, 'root'), '--runroot', join(store, 'run'), 'images'], { encoding: 'utf8', env: { ...process.env, CTR_DEBUG: '1' } });
+      expect(run.stderr).toBe('ctr: code cache accepted\n');
+      expect(run.stdout).toMatch(/^REPOSITORY +TAG +IMAGE ID/);
+    } finally {
+      rmSync(store, { recursive: true, force: true });
+    }
+    // Trained: it holds far more than the top level that compiling alone would give.
+    const wrapped = readFileSync(join(repo, 'build/sea/ctr.wrapped.js'), 'latin1');
+    const untrained = new Script(wrapped, { filename: 'ctr.js' }).createCachedData().length;
+    expect(statSync(join(repo, 'build/sea/ctr.js.cache')).size).toBeGreaterThan(2 * untrained);
   });
 
   it('runs from a copy that has no build/ or node_modules beside it', () => {
