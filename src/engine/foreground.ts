@@ -9,7 +9,7 @@ import type { IdMapping } from '../runtime/idmap.js';
 import { lastRuntimeError, RuntimeClient, runtimeExit, startFailureCode, waitForPidFile, type OciRuntime } from '../runtime/oci.js';
 import { serializeSpec, type RuntimeSpec } from '../runtime/spec.js';
 import { attachTerminal, createConsoleSocket, PtyWriter } from '../runtime/tty.js';
-import { spawnInUserNamespace } from '../runtime/userns.js';
+import { spawnInUserNamespace, type HeldUserNamespace } from '../runtime/userns.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import type { ContainerRecord } from '../store/containers.js';
 import { LogWriter, type LogStream } from '../store/logs.js';
@@ -39,6 +39,8 @@ export interface ForegroundResult {
 
 export interface ForegroundOptions {
   mapping: IdMapping;
+  /** Rootless: the user namespace the runtime starts in, made meanwhile (see holdUserNamespace). */
+  userns?: Promise<HeldUserNamespace>;
   tty: boolean;
   interactive: boolean;
 }
@@ -64,8 +66,9 @@ export async function runForeground(
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   writeFileSync(join(runDir, 'config.json'), serializeSpec(spec));
   const global = ['--log', join(runDir, 'runtime.log'), '--log-format', 'json', '--root', stateDir];
+  let held: HeldUserNamespace | undefined;
   const launch = (argv: string[], stdio: StdioOptions, env?: NodeJS.ProcessEnv): ChildProcess =>
-    spawnInUserNamespace(opts.mapping, argv, { stdio: stdio as ('pipe' | 'inherit' | 'ignore')[], env: env ?? process.env });
+    held ? held.spawn(argv, { stdio, env }) : spawnInUserNamespace(opts.mapping, argv, { stdio: stdio as ('pipe' | 'inherit' | 'ignore')[], env: env ?? process.env });
   const paths = store.monitorPaths(rec.id);
   // What an earlier run under conmon left would tell attach and logs that this one ended.
   for (const f of [paths.exitFile, paths.oomFile]) rmSync(f, { force: true });
@@ -82,6 +85,8 @@ export async function runForeground(
   try {
     const log = new LogWriter(join(store.containers.path(rec.id), 'ctr.log'));
     try {
+      // As late as can be: the namespace was being made while the container was prepared.
+      held = await opts.userns;
       const ctx: RunContext = { runtime, rec, runDir, global, launch, io, opts, log, attach, markRunning };
       result = opts.tty ? await runWithTerminal(ctx, store.socketDir()) : await runPlain(ctx);
     } finally {

@@ -8,6 +8,7 @@ import type { PullProgress } from './pull.js';
 import { removeContainer } from './remove.js';
 import type { CreateOptions } from './run-options.js';
 import { userTerminalSize } from '../runtime/tty.js';
+import { holdUserNamespace, releaseUserNamespace, type HeldUserNamespace } from '../runtime/userns.js';
 import { containerSpec, runtimeFor } from './start.js';
 import { deleteRuntimeState, startDetached } from './detached.js';
 
@@ -26,24 +27,52 @@ export interface RunResult {
 /** `ctr run` in the foreground: create, start attached, and with --rm remove on every exit path. */
 export async function runContainer(opts: CreateOptions, io: RunIO): Promise<RunResult> {
   const engine = openEngine(opts);
-  const rec = await createContainer(engine, opts, io.progress);
+  // Rootless, the runtime's user namespace is made while the container is created.
+  const userns = holdUserNamespace(engine.mapping);
   try {
-    const result = await startAttached(engine, rec, io, opts.runtime);
-    return { id: rec.id, ...result };
+    const rec = await createContainer(engine, opts, io.progress);
+    try {
+      const result = await startAttached(engine, rec, io, opts.runtime, userns);
+      return { id: rec.id, ...result };
+    } finally {
+      if (opts.rm) await removeContainer(engine.store, rec, { force: true, volumes: true, runtime: opts.runtime }).catch((err: unknown) => io.notice(`Warning: cannot remove container ${rec.name}: ${(err as Error).message}`));
+    }
   } finally {
-    if (opts.rm) await removeContainer(engine.store, rec, { force: true, volumes: true, runtime: opts.runtime }).catch((err: unknown) => io.notice(`Warning: cannot remove container ${rec.name}: ${(err as Error).message}`));
+    releaseUserNamespace(userns);
   }
 }
 
 /** Starts a created or exited container with ctr as its monitor, wired to io. */
-export async function startAttached(engine: Engine, rec: ContainerRecord, io: RunIO, globalRuntime?: string): Promise<{ exitCode: number; startError?: string }> {
+export async function startAttached(
+  engine: Engine,
+  rec: ContainerRecord,
+  io: RunIO,
+  globalRuntime?: string,
+  userns?: Promise<HeldUserNamespace>,
+): Promise<{ exitCode: number; startError?: string }> {
+  // `start -a` makes the namespace while the spec is built; `run` began earlier.
+  const own = userns ? undefined : holdUserNamespace(engine.mapping);
+  try {
+    return await startAttachedIn(engine, rec, io, globalRuntime, userns ?? own);
+  } finally {
+    releaseUserNamespace(own);
+  }
+}
+
+async function startAttachedIn(
+  engine: Engine,
+  rec: ContainerRecord,
+  io: RunIO,
+  globalRuntime: string | undefined,
+  userns: Promise<HeldUserNamespace> | undefined,
+): Promise<{ exitCode: number; startError?: string }> {
   const cfg = rec.config as unknown as StoredConfig;
   const size = cfg.tty ? userTerminalSize(io.stdout, io.stdin ?? null) : undefined;
   const { spec, notices } = containerSpec(engine, rec, { consoleSize: size ? { height: size.rows, width: size.cols } : undefined });
   for (const n of notices) io.notice(n);
   const runtime = runtimeFor(cfg, globalRuntime);
   await deleteRuntimeState(engine, rec, runtime);
-  return runForeground(engine.store, runtime, rec, spec, io, { mapping: engine.mapping, tty: cfg.tty, interactive: cfg.interactive });
+  return runForeground(engine.store, runtime, rec, spec, io, { mapping: engine.mapping, userns, tty: cfg.tty, interactive: cfg.interactive });
 }
 
 export interface StartOptions {

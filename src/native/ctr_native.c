@@ -192,6 +192,7 @@ static napi_value SetPipeSize(napi_env env, napi_callback_info info) {
 
 void ctr_register_console(napi_env env, napi_value exports);
 void ctr_register_decompress(napi_env env, napi_value exports);
+void ctr_register_userns(napi_env env, napi_value exports);
 
 // A file queue: threads that create regular files (open, write, owner, mode, times, close) below
 // a root directory while the JavaScript thread goes on parsing the tar. The caller guarantees
@@ -934,6 +935,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   ctr_register_console(env, exports);
   ctr_register_decompress(env, exports);
+  ctr_register_userns(env, exports);
   return exports;
 }
 

@@ -17,6 +17,18 @@ export interface Native {
   /** Sets the capacity of the pipe fd is an end of (fcntl F_SETPIPE_SZ); returns the capacity it got. */
   setPipeSize(fd: number, size: number): number;
   /**
+   * On a thread of its own: forks a process that unshares a user namespace and waits, runs
+   * newuidmap and newgidmap (the args after the pid: inner outer count ...) for it, then calls
+   * back with its pid. Closing fd ends it (the thread reaps it). Errors carry the tool's words.
+   */
+  usernsHold(
+    newuidmap: string,
+    uidArgs: string[],
+    newgidmap: string,
+    gidArgs: string[],
+    callback: (err: NodeJS.ErrnoException | null, held?: { pid: number; fd: number }) => void,
+  ): void;
+  /**
    * Starts `threads` threads that create regular files below the directory root; pushes block
    * while more than maxBytes of content wait. Close it when done (see FileQueue in archive/).
    */
