@@ -29,7 +29,7 @@ script.runInThisContext()(module.exports, require, module, bundle, require('node
 `;
 
 /** The commands the cache is trained on, with a throwaway store in `dir` and an image made from a tiny layer. */
-async function trainingCommands(dir) {
+async function trainingCommands(node, bundleFile, dir) {
   const layer = join(dir, 'layer');
   mkdirSync(join(layer, 'etc'), { recursive: true });
   writeFileSync(join(layer, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
@@ -37,8 +37,9 @@ async function trainingCommands(dir) {
   await promisify(execFile)('tar', ['-cf', join(dir, 'layer.tar'), '--owner=0', '--group=0', '--numeric-owner', '-C', layer, '.']);
   const g = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--runtime', '/bin/true'];
   const image = 'localhost/ctr-code-cache:1';
+  // The image comes from a process of its own: import is not worth a place in every start's cache.
+  await promisify(execFile)(node, [bundleFile, ...g, 'import', join(dir, 'layer.tar'), image]);
   return [
-    [...g, 'import', join(dir, 'layer.tar'), image],
     [...g, 'images'],
     [...g, 'run', '--rm', image, 'true'],
     [...g, 'run', '--rm', '-e', 'A=1', '-v', `${layer}:/mnt:ro`, '--name', 'ctr-code-cache', image, 'true'],
@@ -63,7 +64,7 @@ export async function buildCodeCache({ node, bundleFile, wrappedFile, cacheFile 
     let commands = [];
     let warning;
     try {
-      commands = await trainingCommands(dir);
+      commands = await trainingCommands(node, bundleFile, dir);
     } catch (err) {
       warning = `cannot prepare the code cache's training (${err.message})`;
     }

@@ -117,13 +117,24 @@ export function computeIdMapping(inp: IdMappingInputs): IdMapping {
 
 const TOOL_DIRS = ['/usr/bin', '/usr/sbin', '/bin', '/sbin', '/usr/local/bin', '/usr/local/sbin'];
 
-/** The absolute path of an executable on PATH (or the usual system directories). */
+const found = new Map<string, string>();
+
+/**
+ * The absolute path of an executable on PATH (or the usual system directories). What was found
+ * is remembered for this process: a rootless `run` asks for newuidmap, newgidmap, nsenter and
+ * the runtime, each a walk along PATH.
+ */
 export function findExecutable(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter((d) => d.startsWith('/')), ...TOOL_DIRS];
+  const path = process.env.PATH ?? '';
+  const key = `${path}\0${name}`;
+  const known = found.get(key);
+  if (known) return known;
+  const dirs = [...path.split(':').filter((d) => d.startsWith('/')), ...TOOL_DIRS];
   for (const dir of dirs) {
     const file = join(dir, name);
     try {
       accessSync(file, constants.X_OK);
+      found.set(key, file);
       return file;
     } catch {
       // not here
