@@ -7,7 +7,7 @@ import { spawnInContainerUserNamespace } from '../runtime/nsenter.js';
 import { RuntimeClient, startFailureCode, type OciRuntime } from '../runtime/oci.js';
 import { selfCommand } from '../runtime/self.js';
 import { serializeSpec } from '../runtime/spec.js';
-import { spawnInUserNamespace } from '../runtime/userns.js';
+import { holdUserNamespace, releaseUserNamespace, spawnInUserNamespace, type HeldUserNamespace } from '../runtime/userns.js';
 import type { ContainerRecord, ContainerState } from '../store/containers.js';
 import { processStartTime } from './containers.js';
 import type { Engine } from './context.js';
@@ -26,6 +26,8 @@ export interface DetachedStartOptions {
   mayStart?: (current: ContainerRecord) => boolean;
   /** What the restart policy counted so far (0 when the user starts it). */
   restartCount?: number;
+  /** Rootless: the namespace conmon starts in, made meanwhile (see holdUserNamespace); else one is made here. */
+  userns?: Promise<HeldUserNamespace>;
 }
 
 /**
@@ -36,6 +38,16 @@ export interface DetachedStartOptions {
  * 125/126/127.
  */
 export async function startDetached(engine: Engine, rec: ContainerRecord, opts: DetachedStartOptions = {}): Promise<{ notices: string[] }> {
+  // Made while the spec is built, when the caller did not start it earlier.
+  const own = opts.userns ? undefined : holdUserNamespace(engine.mapping);
+  try {
+    return await startDetachedIn(engine, rec, opts, opts.userns ?? own);
+  } finally {
+    releaseUserNamespace(own);
+  }
+}
+
+async function startDetachedIn(engine: Engine, rec: ContainerRecord, opts: DetachedStartOptions, userns: Promise<HeldUserNamespace> | undefined): Promise<{ notices: string[] }> {
   const { store, mapping } = engine;
   const cfg = rec.config as unknown as StoredConfig;
   const runtime = runtimeFor(cfg, opts.runtime);
@@ -83,7 +95,7 @@ export async function startDetached(engine: Engine, rec: ContainerRecord, opts: 
     started = await store.withContainerLock(rec.id, async () => {
       await deleteRuntimeState(engine, rec, runtime);
       for (const f of [paths.exitFile, paths.oomFile, paths.pidFile, paths.conmonPid]) rmSync(f, { force: true });
-      return startMonitor(mapping, argv, paths.conmonPid);
+      return startMonitor(mapping, argv, paths.conmonPid, process.env, await userns);
     });
   } catch (err) {
     if (!(err instanceof MonitorStartError)) throw err;

@@ -100,15 +100,21 @@ export async function startContainer(opts: StartOptions, io: RunIO): Promise<Run
 /** `ctr run -d`: create, start under a monitor, return once the container runs (with --rm, a failed start removes it). */
 export async function runDetached(opts: CreateOptions, io: Pick<RunIO, 'progress' | 'notice'>): Promise<{ id: string }> {
   const engine = openEngine(opts);
-  const rec = await createContainer(engine, opts, io.progress);
+  // Rootless, conmon's user namespace is made while the container is created.
+  const userns = holdUserNamespace(engine.mapping);
   try {
-    const { notices } = await startDetached(engine, rec, { runtime: opts.runtime });
-    for (const n of notices) io.notice(n);
-  } catch (err) {
-    if (opts.rm) await removeContainer(engine.store, rec, { force: true, volumes: true, runtime: opts.runtime }).catch(() => {});
-    throw err;
+    const rec = await createContainer(engine, opts, io.progress);
+    try {
+      const { notices } = await startDetached(engine, rec, { runtime: opts.runtime, userns });
+      for (const n of notices) io.notice(n);
+    } catch (err) {
+      if (opts.rm) await removeContainer(engine.store, rec, { force: true, volumes: true, runtime: opts.runtime }).catch(() => {});
+      throw err;
+    }
+    return { id: rec.id };
+  } finally {
+    releaseUserNamespace(userns);
   }
-  return { id: rec.id };
 }
 
 export interface StartContainersOptions {

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { CtrError } from '../errors.js';
 import { findExecutable, type IdMapping } from './idmap.js';
 import { lastRuntimeError, type OciRuntime } from './oci.js';
-import { spawnInUserNamespace } from './userns.js';
+import { spawnInUserNamespace, type HeldUserNamespace } from './userns.js';
 
 /** conmon finds its sync pipe through _OCI_SYNCPIPE; spawnInUserNamespace hands extra pipes out from fd 4. */
 const SYNC_FD = 4;
@@ -78,11 +78,20 @@ export interface StartedMonitor {
  * Starts conmon (rootless: in a new user namespace with the full mapping, which conmon then keeps
  * alive) and waits until it reports that `runtime create` succeeded, with the container's pid.
  */
-export async function startMonitor(mapping: IdMapping, argv: string[], conmonPidFile: string, env: NodeJS.ProcessEnv = process.env): Promise<StartedMonitor> {
+export async function startMonitor(
+  mapping: IdMapping,
+  argv: string[],
+  conmonPidFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+  held?: HeldUserNamespace,
+): Promise<StartedMonitor> {
   const childEnv: NodeJS.ProcessEnv = { ...env, _OCI_SYNCPIPE: String(SYNC_FD) };
   // A unit's notify socket is for ctr, not for conmon and the runtime.
   delete childEnv.NOTIFY_SOCKET;
-  const child = spawnInUserNamespace(mapping, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: childEnv, extraPipes: 1 });
+  // Rootless: in a namespace made beforehand (conmon keeps it), else in one made now.
+  const child = held
+    ? Object.assign(held.spawn(argv, { stdio: ['ignore', 'ignore', 'pipe', 'ignore', 'pipe'], env: childEnv }), { ready: Promise.resolve() })
+    : spawnInUserNamespace(mapping, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: childEnv, extraPipes: 1 });
   const sync = child.stdio[SYNC_FD] as Readable;
   const stderr: Buffer[] = [];
   child.stderr!.on('data', (d: Buffer) => stderr.push(d));
