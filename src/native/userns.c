@@ -1,8 +1,8 @@
-// A user namespace with the rootless id maps, made without starting a program for it: a forked
-// copy of ctr unshares it and waits, while the setuid newuidmap and newgidmap write its maps. The
-// runtime then joins it (nsenter) instead of ctr starting `unshare` and a shell, polling for the
-// new namespace and running the two helpers from Node (~15 ms of every rootless `ctr run`). All of
-// it runs on a thread of its own, so ctr's JavaScript goes on meanwhile.
+// A user namespace with the rootless id maps, made without starting a program for it: a process
+// cloned into a new namespace (sharing ctr's memory, so nothing is copied) waits there while the
+// setuid newuidmap and newgidmap write its maps, and the runtime joins it with nsenter. ctr used
+// to start `unshare` and a shell, poll for the new namespace and run the two helpers from Node.
+// It all runs on a thread of its own, so ctr's JavaScript goes on meanwhile.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +12,8 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,21 +44,21 @@ static void holder_free(holder_t *h) {
   free(h);
 }
 
-// In the forked child, which has only this thread: nothing but async-signal-safe calls.
-static void holder_child(int ready_w, int hold_r) {
-  // ctr's other descriptors stay out of the holder (it lives as long as the container's runtime):
-  // ours move to 0 and 1 (through copies above 2, which no dup2 below can close), the rest close.
-  int a = fcntl(ready_w, F_DUPFD, 3), b = fcntl(hold_r, F_DUPFD, 3);
-  if (a < 0 || b < 0 || dup2(a, 0) < 0 || dup2(b, 1) < 0) _exit(1);
-  syscall(SYS_close_range, 2, ~0U, 0);
-  unsigned char result = 0;
-  if (unshare(CLONE_NEWUSER) < 0) result = (unsigned char)errno;
-  if (write(0, &result, 1) != 1 || result) _exit(1);
-  close(0);
+#define HOLDER_STACK (64 * 1024)
+
+// The holder, cloned with CLONE_VM: it runs on its own small stack in ctr's memory, with every
+// signal blocked, and touches nothing but its descriptors. It holds the namespace until ctr
+// closes the other end of hold_r (or ends).
+static int holder_child(void *arg) {
+  int hold_r = (int)(intptr_t)arg;
+  // ctr's other descriptors stay out of it: hold_r moves to 0 (through a copy above 0), the rest close.
+  int copy = (int)syscall(SYS_fcntl, hold_r, F_DUPFD, 1);
+  if (copy < 0 || syscall(SYS_dup2, copy, 0) < 0) return 1;
+  syscall(SYS_close_range, 1, ~0U, 0);
   char c;
-  while (read(1, &c, 1) < 0 && errno == EINTR) {
+  while (syscall(SYS_read, 0, &c, 1) < 0) {
   }
-  _exit(0);
+  return 0;
 }
 
 // Runs newuidmap or newgidmap for the holder; 0, or -1 with h->err and h->what set.
@@ -107,49 +109,30 @@ static int wait_map_tool(holder_t *h, int which, pid_t child, int err_r) {
   return -1;
 }
 
-static void holder_make(holder_t *h) {
-  int ready[2], hold[2];
-  if (pipe2(ready, O_CLOEXEC) < 0) {
-    h->err = errno;
-    snprintf(h->what, sizeof h->what, "create a pipe");
-    return;
-  }
+static void holder_make(holder_t *h, void *stack) {
+  int hold[2];
   if (pipe2(hold, O_CLOEXEC) < 0) {
     h->err = errno;
     snprintf(h->what, sizeof h->what, "create a pipe");
-    close(ready[0]);
-    close(ready[1]);
     return;
   }
-  // The copy must not run Node's signal handlers: it starts with every signal blocked.
+  // The holder must not run Node's signal handlers: it starts with every signal blocked.
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = fork();
-  if (pid == 0) holder_child(ready[1], hold[0]);
-  int fork_err = errno;
+  pid_t pid = clone(holder_child, (char *)stack + HOLDER_STACK, CLONE_VM | CLONE_NEWUSER | SIGCHLD, (void *)(intptr_t)hold[0]);
+  int clone_err = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  close(ready[1]);
   close(hold[0]);
   if (pid < 0) {
-    h->err = fork_err;
-    snprintf(h->what, sizeof h->what, "fork");
-    close(ready[0]);
+    h->err = clone_err;
+    snprintf(h->what, sizeof h->what, "create a user namespace");
     close(hold[1]);
     return;
   }
   h->pid = pid;
   h->hold_fd = hold[1];
   snprintf(h->pid_text, sizeof h->pid_text, "%d", (int)pid);
-  unsigned char result = 1;
-  ssize_t n;
-  do n = read(ready[0], &result, 1); while (n < 0 && errno == EINTR);
-  close(ready[0]);
-  if (n != 1 || result) {
-    h->err = n == 1 ? result : EIO;
-    snprintf(h->what, sizeof h->what, "unshare a user namespace");
-    return;
-  }
   pid_t tools[2] = {0, 0};
   int err_r[2] = {-1, -1};
   for (int i = 0; i < 2; i++) {
@@ -162,7 +145,14 @@ static void holder_make(holder_t *h) {
 
 static void *holder_thread(void *data) {
   holder_t *h = data;
-  holder_make(h);
+  void *stack = mmap(NULL, HOLDER_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) {
+    stack = NULL;
+    h->err = errno;
+    snprintf(h->what, sizeof h->what, "allocate a stack");
+  } else {
+    holder_make(h, stack);
+  }
   pid_t pid = h->pid;
   int failed = h->err != 0;
   if (failed && pid > 0) {
@@ -172,12 +162,14 @@ static void *holder_thread(void *data) {
   napi_threadsafe_function tsfn = h->tsfn;
   napi_call_threadsafe_function(tsfn, h, napi_tsfn_blocking);
   napi_release_threadsafe_function(tsfn, napi_tsfn_release);
-  // The holder is ours to reap: it ends when ctr closes its end (or ctr itself ends).
+  // The holder is ours to reap: it ends when ctr closes its end (or ctr itself ends). Its stack
+  // is freed only then.
   if (pid > 0) {
     pid_t r;
     int status;
     do r = waitpid(pid, &status, 0); while (r < 0 && errno == EINTR);
   }
+  if (stack) munmap(stack, HOLDER_STACK);
   return NULL;
 }
 
