@@ -86,16 +86,6 @@ static int wait_readable(receive_t *r, int fd) {
 
 // Blocking waits run on threads of their own, never on libuv's pool: Node joins the pool at
 // exit, so a wait parked there (a runtime that never connects) would keep ctr from exiting.
-static int start_thread(void *(*fn)(void *), void *data) {
-  pthread_attr_t attr;
-  pthread_t thread;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  int err = pthread_create(&thread, &attr, fn, data);
-  pthread_attr_destroy(&attr);
-  return err;
-}
-
 // Accepts one connection and reads one message carrying the pty master.
 static void receive_execute(receive_t *r) {
   r->op = "accept console socket";
@@ -220,7 +210,7 @@ static napi_value ConsoleReceive(napi_env env, napi_callback_info info) {
   napi_value name, handle, cancel;
   napi_create_string_utf8(env, "ctr console receive", NAPI_AUTO_LENGTH, &name);
   napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, receive_deliver, &r->tsfn);
-  int err = start_thread(receive_thread, r);
+  int err = ctr_start_thread(receive_thread, r);
   if (err) {
     napi_release_threadsafe_function(r->tsfn, napi_tsfn_abort);
     napi_value error = ctr_make_error(env, "start a thread for console socket", r->path, err);
@@ -388,7 +378,7 @@ static napi_value WaitPid(napi_env env, napi_callback_info info) {
   napi_value name;
   napi_create_string_utf8(env, "ctr waitpid", NAPI_AUTO_LENGTH, &name);
   napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, NULL, wait_deliver, &w->tsfn);
-  int err = start_thread(wait_thread, w);
+  int err = ctr_start_thread(wait_thread, w);
   if (err) {
     napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
     free(w);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +24,17 @@ static inline napi_value ctr_make_error(napi_env env, const char *op, const char
   napi_set_named_property(env, error, "errno", errnoValue);
   napi_set_named_property(env, error, "code", code);
   return error;
+}
+
+// Starts a detached thread running fn(data); 0 or the error number.
+static inline int ctr_start_thread(void *(*fn)(void *), void *data) {
+  pthread_attr_t attr;
+  pthread_t thread;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int err = pthread_create(&thread, &attr, fn, data);
+  pthread_attr_destroy(&attr);
+  return err;
 }
 
 static inline napi_value ctr_throw_error(napi_env env, const char *op, const char *object, int err) {

@@ -245,12 +245,7 @@ static napi_value UsernsHold(napi_env env, napi_callback_info info) {
   napi_value name;
   napi_create_string_utf8(env, "ctr userns", NAPI_AUTO_LENGTH, &name);
   napi_create_threadsafe_function(env, argv[4], NULL, name, 0, 1, NULL, NULL, NULL, holder_deliver, &h->tsfn);
-  pthread_t t;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  int err = pthread_create(&t, &attr, holder_thread, h);
-  pthread_attr_destroy(&attr);
+  int err = ctr_start_thread(holder_thread, h);
   if (err) {
     napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort);
     holder_free(h);
