@@ -207,12 +207,9 @@ static napi_value ConsoleReceive(napi_env env, napi_callback_info info) {
     free(r);
     return ctr_throw_error(env, "eventfd for console socket", NULL, err);
   }
-  napi_value name, handle, cancel;
-  napi_create_string_utf8(env, "ctr console receive", NAPI_AUTO_LENGTH, &name);
-  napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, receive_deliver, &r->tsfn);
-  int err = ctr_start_thread(receive_thread, r);
+  napi_value handle, cancel;
+  int err = ctr_start_reporting_thread(env, argv[2], "ctr console receive", receive_deliver, &r->tsfn, receive_thread, r);
   if (err) {
-    napi_release_threadsafe_function(r->tsfn, napi_tsfn_abort);
     napi_value error = ctr_make_error(env, "start a thread for console socket", r->path, err);
     close(r->cancel_fd);
     free(r);
@@ -375,12 +372,8 @@ static napi_value WaitPid(napi_env env, napi_callback_info info) {
   wait_t *w = calloc(1, sizeof *w);
   if (!w) return ctr_throw_error(env, "allocate", NULL, ENOMEM);
   w->pid = pid;
-  napi_value name;
-  napi_create_string_utf8(env, "ctr waitpid", NAPI_AUTO_LENGTH, &name);
-  napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, NULL, wait_deliver, &w->tsfn);
-  int err = ctr_start_thread(wait_thread, w);
+  int err = ctr_start_reporting_thread(env, argv[1], "ctr waitpid", wait_deliver, &w->tsfn, wait_thread, w);
   if (err) {
-    napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
     free(w);
     return ctr_throw_error(env, "start a thread to wait for a process", NULL, err);
   }

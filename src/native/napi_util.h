@@ -37,6 +37,19 @@ static inline int ctr_start_thread(void *(*fn)(void *), void *data) {
   return err;
 }
 
+// Starts fn(data) on a detached thread that reports to the JS callback through a threadsafe
+// function, stored in *tsfn before the thread starts (the thread calls and releases it); 0, or
+// the error number with the threadsafe function aborted.
+static inline int ctr_start_reporting_thread(napi_env env, napi_value callback, const char *name, napi_threadsafe_function_call_js deliver,
+                                             napi_threadsafe_function *tsfn, void *(*fn)(void *), void *data) {
+  napi_value resource_name;
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name);
+  if (napi_create_threadsafe_function(env, callback, NULL, resource_name, 0, 1, NULL, NULL, NULL, deliver, tsfn) != napi_ok) return EINVAL;
+  int err = ctr_start_thread(fn, data);
+  if (err) napi_release_threadsafe_function(*tsfn, napi_tsfn_abort);
+  return err;
+}
+
 static inline napi_value ctr_throw_error(napi_env env, const char *op, const char *object, int err) {
   napi_throw(env, ctr_make_error(env, op, object, err));
   return NULL;

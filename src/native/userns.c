@@ -180,7 +180,7 @@ static void holder_deliver(napi_env env, napi_value callback, void *context, voi
     napi_value undefined, args[2];
     napi_get_undefined(env, &undefined);
     if (h->err) {
-      args[0] = ctr_make_error(env, h->what, h->stderr_text[0] ? h->stderr_text : NULL, h->err);
+      args[0] = ctr_make_error(env, h->what, NULL, h->err);
       if (h->stderr_text[0]) {
         // The tool's own words are the message: "newuidmap 1234: <what it said>".
         char msg[sizeof h->what + sizeof h->stderr_text + 4];
@@ -242,12 +242,8 @@ static napi_value UsernsHold(napi_env env, napi_callback_info info) {
       }
     }
   }
-  napi_value name;
-  napi_create_string_utf8(env, "ctr userns", NAPI_AUTO_LENGTH, &name);
-  napi_create_threadsafe_function(env, argv[4], NULL, name, 0, 1, NULL, NULL, NULL, holder_deliver, &h->tsfn);
-  int err = ctr_start_thread(holder_thread, h);
+  int err = ctr_start_reporting_thread(env, argv[4], "ctr userns", holder_deliver, &h->tsfn, holder_thread, h);
   if (err) {
-    napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort);
     holder_free(h);
     return ctr_throw_error(env, "start a thread to make a user namespace", NULL, err);
   }

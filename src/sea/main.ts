@@ -7,13 +7,12 @@
  */
 import { getRawAsset } from 'node:sea';
 import { Script } from 'node:vm';
-
-declare const CTR_VERSION: string;
+import { version } from '../version.js';
 
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   // As the bundle's main() answers it, without loading the bundle (~10 ms).
-  process.stdout.write(`ctr version ${CTR_VERSION}\n`);
+  process.stdout.write(`ctr version ${version}\n`);
 } else {
   // The build checked that the bundle is ASCII: latin1 is a copy, where utf8 would decode (~4 ms).
   const source = Buffer.from(getRawAsset('ctr.js')).toString('latin1');
