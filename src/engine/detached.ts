@@ -7,7 +7,7 @@ import { spawnInContainerUserNamespace } from '../runtime/nsenter.js';
 import { RuntimeClient, startFailureCode, type OciRuntime } from '../runtime/oci.js';
 import { selfCommand } from '../runtime/self.js';
 import { serializeSpec } from '../runtime/spec.js';
-import { holdUserNamespace, releaseUserNamespace, spawnInUserNamespace, type HeldUserNamespace } from '../runtime/userns.js';
+import { spawnInUserNamespace, withUserNamespace, type HeldUserNamespace } from '../runtime/userns.js';
 import type { ContainerRecord, ContainerState } from '../store/containers.js';
 import { processStartTime } from './containers.js';
 import type { Engine } from './context.js';
@@ -39,12 +39,7 @@ export interface DetachedStartOptions {
  */
 export async function startDetached(engine: Engine, rec: ContainerRecord, opts: DetachedStartOptions = {}): Promise<{ notices: string[] }> {
   // Made while the spec is built, when the caller did not start it earlier.
-  const own = opts.userns ? undefined : holdUserNamespace(engine.mapping);
-  try {
-    return await startDetachedIn(engine, rec, opts, opts.userns ?? own);
-  } finally {
-    releaseUserNamespace(own);
-  }
+  return withUserNamespace(engine.mapping, opts.userns, (userns) => startDetachedIn(engine, rec, opts, userns));
 }
 
 async function startDetachedIn(engine: Engine, rec: ContainerRecord, opts: DetachedStartOptions, userns: Promise<HeldUserNamespace> | undefined): Promise<{ notices: string[] }> {

@@ -8,7 +8,7 @@ import type { PullProgress } from './pull.js';
 import { removeContainer } from './remove.js';
 import type { CreateOptions } from './run-options.js';
 import { userTerminalSize } from '../runtime/tty.js';
-import { holdUserNamespace, releaseUserNamespace, type HeldUserNamespace } from '../runtime/userns.js';
+import { withUserNamespace, type HeldUserNamespace } from '../runtime/userns.js';
 import { containerSpec, runtimeFor } from './start.js';
 import { deleteRuntimeState, startDetached } from './detached.js';
 
@@ -28,8 +28,7 @@ export interface RunResult {
 export async function runContainer(opts: CreateOptions, io: RunIO): Promise<RunResult> {
   const engine = openEngine(opts);
   // Rootless, the runtime's user namespace is made while the container is created.
-  const userns = holdUserNamespace(engine.mapping);
-  try {
+  return withUserNamespace(engine.mapping, undefined, async (userns) => {
     const rec = await createContainer(engine, opts, io.progress);
     try {
       const result = await startAttached(engine, rec, io, opts.runtime, userns);
@@ -37,9 +36,7 @@ export async function runContainer(opts: CreateOptions, io: RunIO): Promise<RunR
     } finally {
       if (opts.rm) await removeContainer(engine.store, rec, { force: true, volumes: true, runtime: opts.runtime }).catch((err: unknown) => io.notice(`Warning: cannot remove container ${rec.name}: ${(err as Error).message}`));
     }
-  } finally {
-    releaseUserNamespace(userns);
-  }
+  });
 }
 
 /** Starts a created or exited container with ctr as its monitor, wired to io. */
@@ -51,28 +48,15 @@ export async function startAttached(
   userns?: Promise<HeldUserNamespace>,
 ): Promise<{ exitCode: number; startError?: string }> {
   // `start -a` makes the namespace while the spec is built; `run` began earlier.
-  const own = userns ? undefined : holdUserNamespace(engine.mapping);
-  try {
-    return await startAttachedIn(engine, rec, io, globalRuntime, userns ?? own);
-  } finally {
-    releaseUserNamespace(own);
-  }
-}
-
-async function startAttachedIn(
-  engine: Engine,
-  rec: ContainerRecord,
-  io: RunIO,
-  globalRuntime: string | undefined,
-  userns: Promise<HeldUserNamespace> | undefined,
-): Promise<{ exitCode: number; startError?: string }> {
-  const cfg = rec.config as unknown as StoredConfig;
-  const size = cfg.tty ? userTerminalSize(io.stdout, io.stdin ?? null) : undefined;
-  const { spec, notices } = containerSpec(engine, rec, { consoleSize: size ? { height: size.rows, width: size.cols } : undefined });
-  for (const n of notices) io.notice(n);
-  const runtime = runtimeFor(cfg, globalRuntime);
-  await deleteRuntimeState(engine, rec, runtime);
-  return runForeground(engine.store, runtime, rec, spec, io, { mapping: engine.mapping, userns, tty: cfg.tty, interactive: cfg.interactive });
+  return withUserNamespace(engine.mapping, userns, async (ns) => {
+    const cfg = rec.config as unknown as StoredConfig;
+    const size = cfg.tty ? userTerminalSize(io.stdout, io.stdin ?? null) : undefined;
+    const { spec, notices } = containerSpec(engine, rec, { consoleSize: size ? { height: size.rows, width: size.cols } : undefined });
+    for (const n of notices) io.notice(n);
+    const runtime = runtimeFor(cfg, globalRuntime);
+    await deleteRuntimeState(engine, rec, runtime);
+    return runForeground(engine.store, runtime, rec, spec, io, { mapping: engine.mapping, userns: ns, tty: cfg.tty, interactive: cfg.interactive });
+  });
 }
 
 export interface StartOptions {
@@ -101,8 +85,7 @@ export async function startContainer(opts: StartOptions, io: RunIO): Promise<Run
 export async function runDetached(opts: CreateOptions, io: Pick<RunIO, 'progress' | 'notice'>): Promise<{ id: string }> {
   const engine = openEngine(opts);
   // Rootless, conmon's user namespace is made while the container is created.
-  const userns = holdUserNamespace(engine.mapping);
-  try {
+  return withUserNamespace(engine.mapping, undefined, async (userns) => {
     const rec = await createContainer(engine, opts, io.progress);
     try {
       const { notices } = await startDetached(engine, rec, { runtime: opts.runtime, userns });
@@ -112,9 +95,7 @@ export async function runDetached(opts: CreateOptions, io: Pick<RunIO, 'progress
       throw err;
     }
     return { id: rec.id };
-  } finally {
-    releaseUserNamespace(userns);
-  }
+  });
 }
 
 export interface StartContainersOptions {

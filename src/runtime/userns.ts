@@ -184,6 +184,23 @@ export function releaseUserNamespace(held: Promise<HeldUserNamespace> | undefine
 }
 
 /**
+ * Runs fn with the namespace a caller began earlier (given), else with one begun now and released
+ * when fn is done (undefined as root and in single-id mode).
+ */
+export async function withUserNamespace<T>(
+  mapping: IdMapping,
+  given: Promise<HeldUserNamespace> | undefined,
+  fn: (userns: Promise<HeldUserNamespace> | undefined) => Promise<T>,
+): Promise<T> {
+  const own = given ? undefined : holdUserNamespace(mapping);
+  try {
+    return await fn(given ?? own);
+  } finally {
+    releaseUserNamespace(own);
+  }
+}
+
+/**
  * The child's side: when started by spawnInUserNamespace with selfWaits, block until the parent
  * has written the id maps, then check that the capabilities to own files arrived with them.
  */
