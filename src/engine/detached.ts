@@ -85,13 +85,35 @@ async function startDetachedIn(engine: Engine, rec: ContainerRecord, opts: Detac
   const mayStart = (c: ContainerRecord) => c.state.runId === previousRunId && (opts.mayStart?.(c) ?? true);
 
   let started: { monitorPid: number; pid: number };
+  let running: ContainerState;
+  let recorded: boolean;
   try {
     // Under the container's lock: the exit command of the run before may be deleting its runtime state.
-    started = await store.withContainerLock(rec.id, async () => {
+    ({ started, running, recorded } = await store.withContainerLock(rec.id, async () => {
       await deleteRuntimeState(engine, rec, runtime);
       for (const f of [paths.exitFile, paths.oomFile, paths.pidFile, paths.conmonPid]) rmSync(f, { force: true });
-      return startMonitor(mapping, argv, paths.conmonPid, process.env, await userns);
-    });
+      const started = await startMonitor(mapping, argv, paths.conmonPid, process.env, await userns);
+      const running: ContainerState = {
+        status: 'running',
+        pid: started.pid,
+        pidStartTime: processStartTime(started.pid),
+        monitorPid: started.monitorPid,
+        monitorStartTime: processStartTime(started.monitorPid),
+        startedAt: new Date().toISOString(),
+        runId,
+        restartCount: opts.restartCount ?? 0,
+      };
+      // Recorded before `start`, so that a command that exits at once has its exit command find
+      // this run; and before the lock goes, so that the exit command of the run before (which
+      // checks its run id under the lock) cannot take this run's runtime state for its own.
+      const recorded = await store.updateContainers((list) => {
+        const c = list.find((x) => x.id === rec.id);
+        if (!c || !mayStart(c)) return false;
+        c.state = running;
+        return true;
+      });
+      return { started, running, recorded };
+    }));
   } catch (err) {
     if (!(err instanceof MonitorStartError)) throw err;
     const code = startFailureCode(err.message);
@@ -100,23 +122,6 @@ async function startDetachedIn(engine: Engine, rec: ContainerRecord, opts: Detac
   }
 
   const client = runtimeIn(engine, runtime, started.monitorPid);
-  const running: ContainerState = {
-    status: 'running',
-    pid: started.pid,
-    pidStartTime: processStartTime(started.pid),
-    monitorPid: started.monitorPid,
-    monitorStartTime: processStartTime(started.monitorPid),
-    startedAt: new Date().toISOString(),
-    runId,
-    restartCount: opts.restartCount ?? 0,
-  };
-  // Recorded before `start`: a command that exits at once has its exit command find this run.
-  const recorded = await store.updateContainers((list) => {
-    const c = list.find((x) => x.id === rec.id);
-    if (!c || !mayStart(c)) return false;
-    c.state = running;
-    return true;
-  });
   if (!recorded) {
     killOwn(running);
     throw new CtrError(`container ${rec.name} was stopped, started or removed by another command while it was starting`);
