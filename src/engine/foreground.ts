@@ -6,10 +6,11 @@ import { CtrError } from '../errors.js';
 import { consoleNative } from '../native/console.js';
 import { AttachServer } from '../runtime/attach-server.js';
 import type { IdMapping } from '../runtime/idmap.js';
-import { lastRuntimeError, RuntimeClient, runtimeExit, startFailureCode, waitForPidFile, type OciRuntime } from '../runtime/oci.js';
+import { lastRuntimeError, RuntimeClient, runtimeExit, startFailureCode, waitForPidFile, withRuntimeCopy, type OciRuntime, type RuntimeCopy } from '../runtime/oci.js';
 import { serializeSpec, type RuntimeSpec } from '../runtime/spec.js';
 import { attachTerminal, createConsoleSocket, PtyWriter } from '../runtime/tty.js';
-import { spawnInUserNamespace, type HeldUserNamespace } from '../runtime/userns.js';
+import { spawnInUserNamespace, type HeldUserNamespace, type UserNamespaceOptions } from '../runtime/userns.js';
+import { startedChild, startProcess, type ProcessStdio, type StartedProcess } from '../runtime/process.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import type { ContainerRecord } from '../store/containers.js';
 import { LogWriter, type LogStream } from '../store/logs.js';
@@ -41,6 +42,8 @@ export interface ForegroundOptions {
   mapping: IdMapping;
   /** Rootless: the user namespace the runtime starts in, made meanwhile (see holdUserNamespace). */
   userns?: Promise<HeldUserNamespace>;
+  /** A sealed copy of the runtime's executable, made meanwhile (see copyRuntime); closed here. */
+  runtimeCopy?: Promise<RuntimeCopy | undefined>;
   tty: boolean;
   interactive: boolean;
 }
@@ -68,7 +71,10 @@ export async function runForeground(
   const global = ['--log', join(runDir, 'runtime.log'), '--log-format', 'json', '--root', stateDir];
   let held: HeldUserNamespace | undefined;
   const launch = (argv: string[], stdio: StdioOptions, env?: NodeJS.ProcessEnv): ChildProcess =>
-    held ? held.spawn(argv, { stdio, env }) : spawnInUserNamespace(opts.mapping, argv, { stdio: stdio as ('pipe' | 'inherit' | 'ignore')[], env: env ?? process.env });
+    held ? held.spawn(argv, { stdio, env }) : spawnInUserNamespace(opts.mapping, argv, { stdio: stdio as UserNamespaceOptions['stdio'], env: env ?? process.env });
+  // From the addon where it can (no fork of ctr, no nsenter); 'single' mode needs unshare.
+  const start = (argv: string[], stdio: ProcessStdio[]): StartedProcess =>
+    held || opts.mapping.mode === 'root' ? startProcess(argv, { stdio, usernsOf: held?.pid }) : startedChild(launch(argv, stdio), argv[0]!);
   const paths = store.monitorPaths(rec.id);
   // What an earlier run under conmon left would tell attach and logs that this one ended.
   for (const f of [paths.exitFile, paths.oomFile]) rmSync(f, { force: true });
@@ -82,14 +88,19 @@ export async function runForeground(
     });
 
   let result: ForegroundResult;
+  let copy: RuntimeCopy | undefined;
   try {
     const log = new LogWriter(join(store.containers.path(rec.id), 'ctr.log'));
     try {
       // As late as can be: the namespace was being made while the container was prepared.
       held = await opts.userns;
-      const ctx: RunContext = { runtime, rec, runDir, global, launch, io, opts, log, attach, markRunning };
+      copy = await opts.runtimeCopy;
+      // The copy takes the child's fd 3, which only a namespace made by unshare needs otherwise.
+      const usable = copy?.source === runtime.path && (held || opts.mapping.mode !== 'rootless');
+      const ctx: RunContext = { runtime, copy: usable ? copy : undefined, rec, runDir, global, launch, start, io, opts, log, attach, markRunning };
       result = opts.tty ? await runWithTerminal(ctx, store.socketDir()) : await runPlain(ctx);
     } finally {
+      copy?.close();
       log.close();
     }
     try {
@@ -116,11 +127,15 @@ type Launch = (argv: string[], stdio: StdioOptions, env?: NodeJS.ProcessEnv) => 
 /** What both ways of running a container in the foreground share. */
 interface RunContext {
   runtime: OciRuntime;
+  /** When set, the runtime is started from this copy of its executable (and the copy then closed). */
+  copy?: RuntimeCopy;
   rec: ContainerRecord;
   runDir: string;
   /** The runtime's global flags (log file, state directory). */
   global: string[];
   launch: Launch;
+  /** Starts the runtime for `run`: stdin, stdout, stderr and the copy's fd. */
+  start: (argv: string[], stdio: ProcessStdio[]) => StartedProcess;
   io: ForegroundIO;
   opts: ForegroundOptions;
   log: LogWriter;
@@ -130,9 +145,17 @@ interface RunContext {
 }
 
 /** Without a terminal: `runc run` in the foreground, its stdio piped through ctr. */
-async function runPlain({ runtime, rec, runDir, global, launch, io, opts, log, attach, markRunning }: RunContext): Promise<ForegroundResult> {
+async function runPlain({ runtime, copy, rec, runDir, global, start, io, opts, log, attach, markRunning }: RunContext): Promise<ForegroundResult> {
   const stdin = opts.interactive && io.stdin ? io.stdin : undefined;
-  const child = launch([runtime.path, ...global, 'run', '--bundle', runDir, rec.id], [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe']);
+  const stdio: ('pipe' | 'ignore')[] = [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'];
+  let child: StartedProcess;
+  try {
+    child = start([copy?.path ?? runtime.path, ...global, 'run', '--bundle', runDir, rec.id], copy ? withRuntimeCopy(stdio, copy) : stdio);
+  } catch (err) {
+    throw new CtrError(`cannot run ${runtime.path}: ${(err as Error).message}`);
+  } finally {
+    copy?.close();
+  }
   const containerIn = stdin ? child.stdin : null;
   if (containerIn) {
     // Once the user's input ended, the container's has too: later input from attach clients is dropped.
@@ -160,7 +183,7 @@ async function runPlain({ runtime, rec, runDir, global, launch, io, opts, log, a
   const copied = Promise.all([tee(child.stdout!, io.stdout, 'stdout'), tee(child.stderr!, io.stderr, 'stderr')]);
   let status: number;
   try {
-    status = await runtimeExit(child, runtime.path);
+    status = await child.exited;
     await copied;
   } finally {
     disconnect();
@@ -175,7 +198,7 @@ async function runPlain({ runtime, rec, runDir, global, launch, io, opts, log, a
  * so ctr runs `create` with a console socket, adopts the container's init as a subreaper (as
  * conmon does), attaches the user's terminal, then lets the container `start`.
  */
-async function runWithTerminal({ runtime, rec, runDir, global, launch, io, opts, log, attach, markRunning }: RunContext, socketDir: string): Promise<ForegroundResult> {
+async function runWithTerminal({ runtime, copy, rec, runDir, global, launch, io, opts, log, attach, markRunning }: RunContext, socketDir: string): Promise<ForegroundResult> {
   const native = consoleNative();
   native.setChildSubreaper();
   const socket = await createConsoleSocket(socketDir);
@@ -183,14 +206,16 @@ async function runWithTerminal({ runtime, rec, runDir, global, launch, io, opts,
   // One helper in one user namespace: create, wait for ctr's go, then start.
   // "created" tells ctr that create has exited, so the container's init is now ctr's child.
   const script = 'set -e; "$CTR_RT" "$@" create --bundle "$CTR_B" --console-socket "$CTR_S" --pid-file "$CTR_P" "$CTR_ID"; echo created; read _; exec "$CTR_RT" "$@" start "$CTR_ID"';
-  const helper = launch(['/bin/sh', '-c', script, 'sh', ...global], ['pipe', 'pipe', 'pipe'], {
+  const stdio: 'pipe'[] = ['pipe', 'pipe', 'pipe'];
+  const helper = launch(['/bin/sh', '-c', script, 'sh', ...global], copy ? withRuntimeCopy(stdio, copy) : stdio, {
     ...process.env,
-    CTR_RT: runtime.path,
+    CTR_RT: copy?.path ?? runtime.path,
     CTR_B: runDir,
     CTR_S: socket.path,
     CTR_P: pidFile,
     CTR_ID: rec.id,
   });
+  copy?.close();
   const helperErr: Buffer[] = [];
   helper.stderr!.on('data', (d: Buffer) => helperErr.push(d));
   helper.stdin!.on('error', () => {});

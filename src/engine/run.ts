@@ -9,6 +9,7 @@ import { removeContainer } from './remove.js';
 import type { CreateOptions } from './run-options.js';
 import { userTerminalSize } from '../runtime/tty.js';
 import { withUserNamespace, type HeldUserNamespace } from '../runtime/userns.js';
+import { copyRuntime, findRuntime, type OciRuntime, type RuntimeCopy } from '../runtime/oci.js';
 import { containerSpec, runtimeFor } from './start.js';
 import { deleteRuntimeState, startDetached } from './detached.js';
 
@@ -26,17 +27,30 @@ export interface RunResult {
 
 /** `ctr run` in the foreground: create, start attached, and with --rm remove on every exit path. */
 export async function runContainer(opts: CreateOptions, io: RunIO): Promise<RunResult> {
-  const engine = openEngine(opts);
-  // Rootless, the runtime's user namespace is made while the container is created.
-  return withUserNamespace(engine.mapping, undefined, async (userns) => {
-    const rec = await createContainer(engine, opts, io.progress);
-    try {
-      const result = await startAttached(engine, rec, io, opts.runtime, userns);
-      return { id: rec.id, ...result };
-    } finally {
-      if (opts.rm) await removeContainer(engine.store, rec, { force: true, volumes: true, runtime: opts.runtime }).catch((err: unknown) => io.notice(`Warning: cannot remove container ${rec.name}: ${(err as Error).message}`));
-    }
-  });
+  // The runtime's copy of itself, and rootless its user namespace, are made while the container is created.
+  const runtimeCopy = copyRuntimeOf(() => findRuntime(opts.runtime));
+  try {
+    const engine = openEngine(opts);
+    return await withUserNamespace(engine.mapping, undefined, async (userns) => {
+      const rec = await createContainer(engine, opts, io.progress);
+      try {
+        const result = await startAttached(engine, rec, io, opts.runtime, { userns, runtimeCopy });
+        return { id: rec.id, ...result };
+      } finally {
+        if (opts.rm) await removeContainer(engine.store, rec, { force: true, volumes: true, runtime: opts.runtime }).catch((err: unknown) => io.notice(`Warning: cannot remove container ${rec.name}: ${(err as Error).message}`));
+      }
+    });
+  } finally {
+    void runtimeCopy.then((copy) => copy?.close());
+  }
+}
+
+/** What a caller of startAttached began earlier, to be done meanwhile. */
+export interface EarlyStart {
+  /** Rootless: the runtime's user namespace (see holdUserNamespace). */
+  userns?: Promise<HeldUserNamespace>;
+  /** A sealed copy of the runtime's executable (see copyRuntime); the caller closes it. */
+  runtimeCopy?: Promise<RuntimeCopy | undefined>;
 }
 
 /** Starts a created or exited container with ctr as its monitor, wired to io. */
@@ -45,18 +59,34 @@ export async function startAttached(
   rec: ContainerRecord,
   io: RunIO,
   globalRuntime?: string,
-  userns?: Promise<HeldUserNamespace>,
+  early: EarlyStart = {},
 ): Promise<{ exitCode: number; startError?: string }> {
-  // `start -a` makes the namespace while the spec is built; `run` began earlier.
-  return withUserNamespace(engine.mapping, userns, async (ns) => {
-    const cfg = rec.config as unknown as StoredConfig;
-    const size = cfg.tty ? userTerminalSize(io.stdout, io.stdin ?? null) : undefined;
-    const { spec, notices } = containerSpec(engine, rec, { consoleSize: size ? { height: size.rows, width: size.cols } : undefined });
-    for (const n of notices) io.notice(n);
-    const runtime = runtimeFor(cfg, globalRuntime);
-    await deleteRuntimeState(engine, rec, runtime);
-    return runForeground(engine.store, runtime, rec, spec, io, { mapping: engine.mapping, userns: ns, tty: cfg.tty, interactive: cfg.interactive });
-  });
+  const cfg = rec.config as unknown as StoredConfig;
+  // `start -a` makes these while the spec is built; `run` began earlier.
+  const runtimeCopy = early.runtimeCopy ?? copyRuntimeOf(() => runtimeFor(cfg, globalRuntime));
+  try {
+    return await withUserNamespace(engine.mapping, early.userns, async (userns) => {
+      const size = cfg.tty ? userTerminalSize(io.stdout, io.stdin ?? null) : undefined;
+      const { spec, notices } = containerSpec(engine, rec, { consoleSize: size ? { height: size.rows, width: size.cols } : undefined });
+      for (const n of notices) io.notice(n);
+      const runtime = runtimeFor(cfg, globalRuntime);
+      await deleteRuntimeState(engine, rec, runtime);
+      return runForeground(engine.store, runtime, rec, spec, io, { mapping: engine.mapping, userns, runtimeCopy, tty: cfg.tty, interactive: cfg.interactive });
+    });
+  } finally {
+    if (!early.runtimeCopy) void runtimeCopy.then((copy) => copy?.close());
+  }
+}
+
+/** A copy of the runtime find() names; none when it names none (the start then says so). */
+function copyRuntimeOf(find: () => OciRuntime): Promise<RuntimeCopy | undefined> {
+  let runtime: OciRuntime;
+  try {
+    runtime = find();
+  } catch {
+    return Promise.resolve(undefined);
+  }
+  return copyRuntime(runtime);
 }
 
 export interface StartOptions {

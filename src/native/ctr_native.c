@@ -193,6 +193,8 @@ static napi_value SetPipeSize(napi_env env, napi_callback_info info) {
 void ctr_register_console(napi_env env, napi_value exports);
 void ctr_register_decompress(napi_env env, napi_value exports);
 void ctr_register_userns(napi_env env, napi_value exports);
+void ctr_register_sealed(napi_env env, napi_value exports);
+void ctr_register_spawn(napi_env env, napi_value exports);
 
 // A file queue: threads that create regular files (open, write, owner, mode, times, close) below
 // a root directory while the JavaScript thread goes on parsing the tar. The caller guarantees
@@ -936,6 +938,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   ctr_register_console(env, exports);
   ctr_register_decompress(env, exports);
   ctr_register_userns(env, exports);
+  ctr_register_sealed(env, exports);
+  ctr_register_spawn(env, exports);
   return exports;
 }
 

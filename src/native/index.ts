@@ -29,6 +29,20 @@ export interface Native {
     callback: (err: NodeJS.ErrnoException | null, held?: { pid: number; fd: number }) => void,
   ): void;
   /**
+   * Starts file (a path) with argv and env ("NAME=value" strings) without forking ctr: the child
+   * shares ctr's memory until it executes file. fds[i] becomes the child's fd i (-1: closed); with
+   * usernsFd >= 0 (an open /proc/PID/ns/user) the child joins that user namespace first. Returns
+   * its pid; throws (errno set) when it could not execute file. Wait for it with waitPid.
+   */
+  spawn(file: string, argv: string[], env: string[], fds: number[], usernsFd: number): number;
+  /** pipe2 with O_CLOEXEC: [read end, write end]. */
+  pipe(): [number, number];
+  /**
+   * On a thread of its own: copies the file at path into a memfd called name and seals it against
+   * any change (F_SEAL_SEAL|SHRINK|GROW|WRITE), then calls back with its fd (close-on-exec).
+   */
+  sealedCopy(path: string, name: string, callback: (err: NodeJS.ErrnoException | null, fd?: number) => void): void;
+  /**
    * Starts `threads` threads that create regular files below the directory root; pushes block
    * while more than maxBytes of content wait. Close it when done (see FileQueue in archive/).
    */

@@ -7,6 +7,7 @@
 #include <node_api.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static inline napi_value ctr_make_error(napi_env env, const char *op, const char *object, int err) {
@@ -53,6 +54,15 @@ static inline int ctr_start_reporting_thread(napi_env env, napi_value callback, 
 static inline napi_value ctr_throw_error(napi_env env, const char *op, const char *object, int err) {
   napi_throw(env, ctr_make_error(env, op, object, err));
   return NULL;
+}
+
+// A malloc'd copy of a JS string (the caller frees it), or NULL when v is not a string or memory is short.
+static inline char *ctr_string_arg(napi_env env, napi_value v) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char *s = malloc(len + 1);
+  if (s) napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  return s;
 }
 
 // The pointer an external handle wraps, or NULL with a TypeError "not a <what>" thrown.

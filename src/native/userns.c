@@ -206,14 +206,6 @@ static void holder_deliver(napi_env env, napi_value callback, void *context, voi
   holder_free(h);
 }
 
-static char *string_arg(napi_env env, napi_value v) {
-  size_t len;
-  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
-  char *s = malloc(len + 1);
-  if (s) napi_get_value_string_utf8(env, v, s, len + 1, &len);
-  return s;
-}
-
 // usernsHold(newuidmap, uidArgs, newgidmap, gidArgs, callback(err, { pid, fd })): the args are
 // the maps as newuidmap takes them after the pid (inner outer count ...). pid is the holder's;
 // closing fd ends it.
@@ -223,7 +215,7 @@ static napi_value UsernsHold(napi_env env, napi_callback_info info) {
   if (!h) return ctr_throw_error(env, "allocate", NULL, ENOMEM);
   h->hold_fd = -1;
   for (int i = 0; i < 2; i++) {
-    h->tool[i] = string_arg(env, argv[2 * i]);
+    h->tool[i] = ctr_string_arg(env, argv[2 * i]);
     uint32_t count = 0;
     if (!h->tool[i] || napi_get_array_length(env, argv[2 * i + 1], &count) != napi_ok || count > MAX_MAP_ARGS) {
       holder_free(h);
@@ -235,7 +227,7 @@ static napi_value UsernsHold(napi_env env, napi_callback_info info) {
     for (uint32_t j = 0; j < count; j++) {
       napi_value item;
       napi_get_element(env, argv[2 * i + 1], j, &item);
-      if (!(h->args[i][j + 2] = string_arg(env, item))) {
+      if (!(h->args[i][j + 2] = ctr_string_arg(env, item))) {
         holder_free(h);
         napi_throw_type_error(env, NULL, "usernsHold's map arguments are strings");
         return NULL;

@@ -1,10 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import { isAbsolute } from 'node:path';
+import { basename, isAbsolute } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { CtrError } from '../errors.js';
+import { native } from '../native/index.js';
 import { findExecutable } from './idmap.js';
 
 const run = promisify(execFile);
@@ -38,6 +39,61 @@ export function findRuntime(wanted?: string): OciRuntime {
     if (path) return { name, path };
   }
   throw new CtrError('no OCI runtime found: install runc (or crun), e.g. apt-get install runc');
+}
+
+/**
+ * A sealed in-memory copy of the runtime's executable, which a child started from it gets as
+ * fd `fd` and executes as `path` (see src/native/sealed.c: runc and crun started from such a copy
+ * do not copy themselves for the process that enters the container).
+ */
+export interface RuntimeCopy {
+  /** The executable copied. */
+  source: string;
+  /** ctr's descriptor (close-on-exec), to hand to the child at CHILD_FD. */
+  fd: number;
+  /** What the child executes: its own descriptor of the copy. */
+  path: string;
+  /** Closes ctr's descriptor: once the child is spawned, or when it will not be. */
+  close(): void;
+}
+
+const COPY_CHILD_FD = 3;
+
+/** The runtimes known to start from a sealed copy without copying themselves again. */
+const SELF_COPYING = new Set(['runc', 'crun']);
+
+/**
+ * Starts copying the runtime's executable (on a thread of the addon, meanwhile ctr goes on) when
+ * it is runc or crun; the promise never rejects: undefined when no copy is made, and the runtime
+ * then makes its own as always.
+ */
+export function copyRuntime(rt: OciRuntime): Promise<RuntimeCopy | undefined> {
+  if (!SELF_COPYING.has(basename(rt.path))) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    try {
+      native().sealedCopy(rt.path, rt.name, (err, fd) => {
+        if (err || fd === undefined) return resolve(undefined);
+        let open = true;
+        resolve({
+          source: rt.path,
+          fd,
+          path: `/proc/self/fd/${COPY_CHILD_FD}`,
+          close: () => {
+            if (open) closeSync(fd);
+            open = false;
+          },
+        });
+      });
+    } catch {
+      resolve(undefined);
+    }
+  });
+}
+
+/** The child's stdio with the copy at its fd (COPY_CHILD_FD, after stdin, stdout and stderr). */
+export function withRuntimeCopy<T>(stdio: T[], copy: RuntimeCopy): (T | number)[] {
+  if (stdio.length !== COPY_CHILD_FD) throw new Error(`the runtime's copy goes to fd ${COPY_CHILD_FD}, after exactly three standard streams`);
+  return [...stdio, copy.fd];
 }
 
 export async function runtimeVersion(rt: OciRuntime): Promise<string> {

@@ -19,7 +19,7 @@ export function forwardSignals(handler: (sig: NodeJS.Signals) => void, signals: 
  * Wires a runtime process that stands for the container in the foreground: the signals ctr gets
  * go to it while it runs, and `stdin` (when given) flows into it. Returns the undo.
  */
-export function connectChild(child: ChildProcess, stdin: Readable | undefined, signals: readonly NodeJS.Signals[] = FORWARDED_SIGNALS): () => void {
+export function connectChild(child: Pick<ChildProcess, 'exitCode' | 'stdin'> & { kill(sig: NodeJS.Signals): unknown }, stdin: Readable | undefined, signals: readonly NodeJS.Signals[] = FORWARDED_SIGNALS): () => void {
   const stop = forwardSignals((sig) => {
     if (child.exitCode === null) child.kill(sig);
   }, signals);

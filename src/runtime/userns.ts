@@ -10,8 +10,8 @@ export const GO_FD_ENV = 'CTR_USERNS_GO_FD';
 const GO_FD = 3;
 
 export interface UserNamespaceOptions {
-  /** stdin, stdout, stderr (fd 3 is taken by the go pipe when one is needed). */
-  stdio?: ('pipe' | 'inherit' | 'ignore')[];
+  /** stdin, stdout, stderr (fd 3 is taken by the go pipe when one is needed); root and single mode also pass an fd 3 given as a number. */
+  stdio?: ('pipe' | 'inherit' | 'ignore' | number)[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** argv is ctr itself, which waits for the go byte (awaitUserNamespaceGo) before touching files. */
@@ -144,6 +144,8 @@ export function spawnInUserNamespace(mapping: IdMapping, argv: string[], options
 
 /** A user namespace with the rootless id maps, kept by a waiting process until released. */
 export interface HeldUserNamespace {
+  /** The process that holds it: /proc/PID/ns/user is the namespace. */
+  readonly pid: number;
   /** Spawns argv in it, as its root with every capability there (nsenter), like spawnInUserNamespace. */
   spawn(argv: string[], options: { stdio: StdioOptions; env?: NodeJS.ProcessEnv }): ChildProcess;
   /** Ends the waiting process; what was started in the namespace keeps it alive. */
@@ -166,6 +168,7 @@ export function holdUserNamespace(mapping: IdMapping): Promise<HeldUserNamespace
       const nsenter = findExecutable('nsenter') ?? 'nsenter';
       let open = true;
       resolve({
+        pid: h.pid,
         spawn: (argv, options) => spawn(nsenter, ['-t', String(h.pid), '--user', '--preserve-credentials', '--', ...argv], { stdio: options.stdio, env: options.env ?? process.env }),
         release: () => {
           if (open) closeSync(h.fd);

@@ -18,7 +18,8 @@ function processesIn(ns: string): number[] {
 }
 
 // The rootless runtime of a foreground `run` starts in a user namespace that the addon makes while
-// ctr prepares the container (holdUserNamespace), joined with nsenter.
+// ctr prepares the container (holdUserNamespace), joined by the runtime's process as the addon
+// starts it (startProcess).
 describe.each(actors().filter((a) => a.kind === 'user'))('a held user namespace as $kind', (actor) => {
   let env: CtrEnv;
   beforeAll(() => {

@@ -1,0 +1,121 @@
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { constants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { consoleNative } from '../native/console.js';
+import { native } from '../native/index.js';
+import { runtimeExit } from './oci.js';
+
+/** A process ctr started and waits for: what running a container in the foreground needs of it. */
+export interface StartedProcess {
+  readonly pid: number;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /** null until it has exited. */
+  readonly exitCode: number | null;
+  /** Its exit code once it ends, 128+N when signal N ended it. */
+  readonly exited: Promise<number>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** 'pipe': a pipe to ctr; 'ignore': /dev/null; a number: that descriptor of ctr's. */
+export type ProcessStdio = 'pipe' | 'ignore' | number;
+
+export interface StartOptions {
+  /** The child's descriptors from 0 on; pipes only for 0, 1 and 2. */
+  stdio: ProcessStdio[];
+  env?: NodeJS.ProcessEnv;
+  /** A process whose user namespace the child joins before it executes argv[0] (as nsenter would). */
+  usernsOf?: number;
+}
+
+/**
+ * Starts argv (argv[0] a path) from the addon (see src/native/spawn.c): without forking ctr and,
+ * for a namespace, without nsenter. Throws, errno set, when argv[0] could not be executed.
+ */
+export function startProcess(argv: string[], opts: StartOptions): StartedProcess {
+  const n = native();
+  const childFds: number[] = [];
+  const ours: (number | undefined)[] = [];
+  const theirs: number[] = [];
+  let devNull: number | undefined;
+  let pid: number;
+  try {
+    opts.stdio.forEach((s, i) => {
+      if (s === 'pipe') {
+        if (i > 2) throw new Error('startProcess makes pipes for fds 0, 1 and 2 only');
+        const [r, w] = n.pipe();
+        ours[i] = i === 0 ? w : r;
+        childFds[i] = i === 0 ? r : w;
+        theirs.push(childFds[i]!);
+      } else if (s === 'ignore') {
+        devNull ??= openSync('/dev/null', 'r+');
+        childFds[i] = devNull;
+      } else {
+        childFds[i] = s;
+      }
+    });
+    const nsFd = opts.usernsOf === undefined ? -1 : openSync(`/proc/${opts.usernsOf}/ns/user`, 'r');
+    try {
+      pid = n.spawn(argv[0]!, argv, envList(opts.env ?? process.env), childFds, nsFd);
+    } finally {
+      if (nsFd >= 0) closeSync(nsFd);
+    }
+  } catch (err) {
+    for (const fd of ours) if (fd !== undefined) closeSync(fd);
+    throw err;
+  } finally {
+    for (const fd of theirs) closeSync(fd);
+    if (devNull !== undefined) closeSync(devNull);
+  }
+  const stream = (i: number) => (ours[i] === undefined ? null : new Socket({ fd: ours[i], readable: i > 0, writable: i === 0 }));
+  let exitCode: number | null = null;
+  const exited = new Promise<number>((resolve, reject) =>
+    consoleNative().waitPid(pid, (err, st) => {
+      if (err) return reject(err);
+      exitCode = st!.code ?? 128 + (st!.signal ?? 0);
+      resolve(exitCode);
+    }),
+  );
+  return {
+    pid,
+    stdin: stream(0),
+    stdout: stream(1),
+    stderr: stream(2),
+    get exitCode() {
+      return exitCode;
+    },
+    exited,
+    kill(signal) {
+      if (exitCode === null) process.kill(pid, signal);
+    },
+  };
+}
+
+/** The same face on a runtime process Node spawned; `exited` rejects when it could not be started. */
+export function startedChild(child: ChildProcess, path: string): StartedProcess {
+  const exited = runtimeExit(child, path);
+  return {
+    get pid() {
+      return child.pid ?? 0;
+    },
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    get exitCode() {
+      return child.exitCode ?? (child.signalCode ? 128 + (constants.signals[child.signalCode] ?? 0) : null);
+    },
+    exited,
+    kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}
+
+function envList(env: NodeJS.ProcessEnv): string[] {
+  const list: string[] = [];
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) list.push(`${k}=${v}`);
+  return list;
+}
