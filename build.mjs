@@ -130,6 +130,9 @@ async function singleExecutable() {
     useCodeCache: false,
     // A user's NODE_OPTIONS is meant for their node programs, not for ctr.
     execArgvExtension: 'none',
+    // A young generation that holds what a command allocates: no scavenge (~1.5 ms each here)
+    // while a `run` starts its container. Pages are committed as they are used.
+    execArgv: ['--min-semi-space-size=16'],
     assets: { [ADDON_ASSET]: addon, [ADDON_HASH_ASSET]: addonHash, 'ctr.js': wrappedFile, 'ctr.js.cache': cacheFile },
   }));
   await run(node, ['--experimental-sea-config', config]);
