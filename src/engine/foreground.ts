@@ -74,7 +74,7 @@ export async function runForeground(
     held ? held.spawn(argv, { stdio, env }) : spawnInUserNamespace(opts.mapping, argv, { stdio: stdio as UserNamespaceOptions['stdio'], env: env ?? process.env });
   // From the addon where it can (no fork of ctr, no nsenter); 'single' mode needs unshare.
   const start = (argv: string[], stdio: ProcessStdio[]): StartedProcess =>
-    held || opts.mapping.mode === 'root' ? startProcess(argv, { stdio, usernsOf: held?.pid }) : startedChild(launch(argv, stdio), argv[0]!);
+    held || opts.mapping.mode === 'root' ? startProcess(argv, { stdio, usernsOf: held?.pid }) : startedChild(launch(argv, stdio), runtime.path);
   const paths = store.monitorPaths(rec.id);
   // What an earlier run under conmon left would tell attach and logs that this one ended.
   for (const f of [paths.exitFile, paths.oomFile]) rmSync(f, { force: true });
