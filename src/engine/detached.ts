@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomHex } from '../random.js';
 import { CtrError } from '../errors.js';
@@ -8,6 +8,7 @@ import { RuntimeClient, startFailureCode, type OciRuntime } from '../runtime/oci
 import { selfCommand } from '../runtime/self.js';
 import { serializeSpec } from '../runtime/spec.js';
 import { spawnInUserNamespace, withUserNamespace, type HeldUserNamespace } from '../runtime/userns.js';
+import { writeFileAtomic } from '../store/atomic.js';
 import type { ContainerRecord, ContainerState } from '../store/containers.js';
 import { processStartTime } from './containers.js';
 import type { Engine } from './context.js';
@@ -54,7 +55,8 @@ async function startDetachedIn(engine: Engine, rec: ContainerRecord, opts: Detac
     const prepared = containerSpec(engine, rec);
     notices.push(...prepared.notices);
     mkdirSync(runDir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(runDir, 'config.json'), serializeSpec(prepared.spec));
+    // Replaced, never written through: a foreground start that was killed may have left a FIFO there.
+    writeFileAtomic(join(runDir, 'config.json'), serializeSpec(prepared.spec), 0o644, false);
   }
   mkdirSync(store.runtimeStateDir(), { recursive: true, mode: 0o700 });
   const previousRunId = rec.state.runId;
