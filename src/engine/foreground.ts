@@ -1,16 +1,17 @@
 import type { ChildProcess, StdioOptions } from 'node:child_process';
-import { closeSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { CtrError } from '../errors.js';
 import { consoleNative } from '../native/console.js';
+import { native } from '../native/index.js';
 import { AttachServer } from '../runtime/attach-server.js';
 import type { IdMapping } from '../runtime/idmap.js';
 import { lastRuntimeError, RuntimeClient, runtimeExit, startFailureCode, waitForPidFile, withRuntimeCopy, type OciRuntime, type RuntimeCopy } from '../runtime/oci.js';
 import { serializeSpec, type RuntimeSpec } from '../runtime/spec.js';
 import { attachTerminal, createConsoleSocket, PtyWriter } from '../runtime/tty.js';
 import { spawnInUserNamespace, type HeldUserNamespace, type UserNamespaceOptions } from '../runtime/userns.js';
-import { startedChild, startProcess, type ProcessStdio, type StartedProcess } from '../runtime/process.js';
+import { startedChild, startProcess, type StartedProcess } from '../runtime/process.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import type { ContainerRecord } from '../store/containers.js';
 import { LogWriter, type LogStream } from '../store/logs.js';
@@ -48,33 +49,146 @@ export interface ForegroundOptions {
   interactive: boolean;
 }
 
+/** A foreground run begun by beginForeground, to be run by runForeground once its spec is made. */
+export interface ForegroundStart {
+  /** Ends what was begun, when the run will not happen (its spec could not be made). */
+  abort(): Promise<void>;
+}
+
+/** The runtime started before its spec was known: it reads config.json, a FIFO, from `fifo`. */
+interface EarlyRuntime {
+  fifo: number;
+  /** What the FIFO holds: a spec larger than this could not be written without a reader. */
+  capacity: number;
+  child: Promise<StartedProcess>;
+}
+
+interface Begun extends ForegroundStart {
+  store: Store;
+  runtime: OciRuntime;
+  rec: ContainerRecord;
+  io: ForegroundIO;
+  opts: ForegroundOptions;
+  runDir: string;
+  stateDir: string;
+  /** The runtime's global flags (log file, state directory). */
+  global: string[];
+  /** Rootless: the namespace, once made. */
+  held?: HeldUserNamespace;
+  early?: EarlyRuntime;
+}
+
 /**
- * Runs a created container in the foreground: ctr is its monitor. Writes the bundle, starts the
- * runtime (rootless: inside ctr's user namespace, so that supplementary groups work), records
- * running/exited in the index, keeps the output in the container's log, serves `ctr attach` as
- * conmon does (attach socket, control fifo, exit file), forwards signals, and maps start failures
- * to docker's 125/126/127.
+ * Begins a foreground run of a created container, before its spec is made. Without a terminal
+ * the runtime starts at once: `runc run` reads its config.json, made a FIFO here, only once its
+ * own start-up is done (~8 ms), and runForeground writes the spec into it; the two overlap.
  */
-export async function runForeground(
-  store: Store,
-  runtime: OciRuntime,
-  rec: ContainerRecord,
-  spec: RuntimeSpec,
-  io: ForegroundIO,
-  opts: ForegroundOptions,
-): Promise<ForegroundResult> {
+export async function beginForeground(store: Store, runtime: OciRuntime, rec: ContainerRecord, io: ForegroundIO, opts: ForegroundOptions): Promise<ForegroundStart> {
   const runDir = store.containerRunDir(rec.id);
   const stateDir = store.runtimeStateDir();
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(runDir, 'config.json'), serializeSpec(spec));
   const global = ['--log', join(runDir, 'runtime.log'), '--log-format', 'json', '--root', stateDir];
-  let held: HeldUserNamespace | undefined;
-  const launch = (argv: string[], stdio: StdioOptions, env?: NodeJS.ProcessEnv): ChildProcess =>
-    held ? held.spawn(argv, { stdio, env }) : spawnInUserNamespace(opts.mapping, argv, { stdio: stdio as UserNamespaceOptions['stdio'], env: env ?? process.env });
-  // From the addon where it can (no fork of ctr, no nsenter); 'single' mode needs unshare.
-  const start = (argv: string[], stdio: ProcessStdio[]): StartedProcess =>
-    held || opts.mapping.mode === 'root' ? startProcess(argv, { stdio, usernsOf: held?.pid }) : startedChild(launch(argv, stdio), runtime.path);
+  const begun: Begun = { store, runtime, rec, io, opts, runDir, stateDir, global, abort: () => abortEarly(begun) };
+  if (!opts.tty) {
+    begun.early = startEarly(begun);
+    // One turn of the event loop: the namespace and the copy, made on other threads, are only
+    // delivered then, and the runtime starts as soon as both are (before the spec is made).
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return begun;
+}
+
+/** `runc run`, waiting for its spec in a FIFO at config.json. */
+function startEarly(b: Begun): EarlyRuntime {
+  const config = join(b.runDir, 'config.json');
+  rmSync(config, { force: true });
+  native().mknod(config, constants.S_IFIFO | 0o600, 0, 0);
+  // Read and write: this open waits for no reader, and the runtime's for no writer.
+  const fifo = openSync(config, 'r+');
+  let capacity = 64 << 10;
+  try {
+    capacity = native().setPipeSize(fifo, 1 << 20);
+  } catch {
+    // The system's limit is lower: the default capacity then.
+  }
+  const child = (async () => {
+    b.held = await b.opts.userns;
+    return startPlain(b, await b.opts.runtimeCopy);
+  })();
+  child.catch(() => {});
+  return { fifo, capacity, child };
+}
+
+async function abortEarly(b: Begun): Promise<void> {
+  const early = b.early;
+  if (!early) return;
+  b.early = undefined;
+  // Nothing else may find the FIFO: a reader of config.json would wait for ever.
+  rmSync(join(b.runDir, 'config.json'), { force: true });
+  const child = await early.child.catch(() => undefined);
+  if (child) {
+    child.kill('SIGKILL');
+    for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.destroy();
+    await child.exited.catch(() => {});
+  }
+  closeSync(early.fifo);
+}
+
+/** The runtime's standard input for a run without a terminal: the user's, with -i. */
+function plainStdin(b: Begun): Readable | undefined {
+  return b.opts.interactive && b.io.stdin ? b.io.stdin : undefined;
+}
+
+/** Starts `runc run` for a run without a terminal, from the runtime's copy when there is one. */
+function startPlain(b: Begun, made: RuntimeCopy | undefined): StartedProcess {
+  const copy = usableCopy(b, made);
+  const stdio: ('pipe' | 'ignore')[] = [plainStdin(b) ? 'pipe' : 'ignore', 'pipe', 'pipe'];
+  const argv = [copy?.path ?? b.runtime.path, ...b.global, 'run', '--bundle', b.runDir, b.rec.id];
+  try {
+    // From the addon where it can (no fork of ctr, no nsenter); 'single' mode needs unshare.
+    return b.held || b.opts.mapping.mode === 'root'
+      ? startProcess(argv, { stdio: copy ? withRuntimeCopy(stdio, copy) : stdio, usernsOf: b.held?.pid })
+      : startedChild(launcher(b)(argv, copy ? withRuntimeCopy(stdio, copy) : stdio), b.runtime.path);
+  } catch (err) {
+    throw new CtrError(`cannot run ${b.runtime.path}: ${(err as Error).message}`);
+  } finally {
+    copy?.close();
+  }
+}
+
+/** The copy, when the runtime may be started from it: it takes the child's fd 3, which only a namespace made by unshare needs otherwise. */
+function usableCopy(b: Begun, copy: RuntimeCopy | undefined): RuntimeCopy | undefined {
+  return copy?.open && copy.source === b.runtime.path && (b.held || b.opts.mapping.mode !== 'rootless') ? copy : undefined;
+}
+
+/** Starts a program as the runtime would be: in the held namespace (nsenter), else as spawnInUserNamespace does. */
+function launcher(b: Begun): Launch {
+  return (argv, stdio, env) =>
+    b.held ? b.held.spawn(argv, { stdio, env }) : spawnInUserNamespace(b.opts.mapping, argv, { stdio: stdio as UserNamespaceOptions['stdio'], env: env ?? process.env });
+}
+
+/**
+ * Runs a container begun by beginForeground in the foreground: ctr is its monitor. Writes the
+ * bundle, starts the runtime unless it started already (rootless: inside ctr's user namespace, so
+ * that supplementary groups work), records running/exited in the index, keeps the output in the
+ * container's log, serves `ctr attach` as conmon does (attach socket, control fifo, exit file),
+ * forwards signals, and maps start failures to docker's 125/126/127.
+ */
+export async function runForeground(start: ForegroundStart, spec: RuntimeSpec): Promise<ForegroundResult> {
+  const b = start as Begun;
+  const { store, runtime, rec, io, opts, runDir, stateDir, global } = b;
+  const text = serializeSpec(spec);
+  // A spec the FIFO cannot hold could block this thread: the runtime then starts again, as usual.
+  if (b.early && Buffer.byteLength(text) > b.early.capacity) await abortEarly(b);
+  const early = b.early;
+  if (early) {
+    const data = Buffer.from(text);
+    for (let off = 0; off < data.length; ) off += writeSync(early.fifo, data, off);
+  }
+  // A regular file for what reads it later (exec): the runtime read the FIFO, or reads this.
+  writeFileAtomic(join(runDir, 'config.json'), text, 0o644, false);
+  const launch = launcher(b);
   const paths = store.monitorPaths(rec.id);
   // What an earlier run under conmon left would tell attach and logs that this one ended.
   for (const f of [paths.exitFile, paths.oomFile]) rmSync(f, { force: true });
@@ -93,14 +207,17 @@ export async function runForeground(
     const log = new LogWriter(join(store.containers.path(rec.id), 'ctr.log'));
     try {
       // As late as can be: the namespace was being made while the container was prepared.
-      held = await opts.userns;
-      copy = await opts.runtimeCopy;
-      // The copy takes the child's fd 3, which only a namespace made by unshare needs otherwise.
-      const usable = copy?.source === runtime.path && (held || opts.mapping.mode !== 'rootless');
-      const ctx: RunContext = { runtime, copy: usable ? copy : undefined, rec, runDir, global, launch, start, io, opts, log, attach, markRunning };
-      result = opts.tty ? await runWithTerminal(ctx, store.socketDir()) : await runPlain(ctx);
+      b.held = await opts.userns;
+      const ctx: RunContext = { runtime, rec, runDir, global, launch, io, opts, log, attach, markRunning };
+      if (opts.tty) {
+        copy = usableCopy(b, await opts.runtimeCopy);
+        result = await runWithTerminal({ ...ctx, copy }, store.socketDir());
+      } else {
+        result = await runPlain(ctx, early ? await early.child : startPlain(b, await opts.runtimeCopy));
+      }
     } finally {
       copy?.close();
+      if (early) closeSync(early.fifo);
       log.close();
     }
     try {
@@ -134,8 +251,6 @@ interface RunContext {
   /** The runtime's global flags (log file, state directory). */
   global: string[];
   launch: Launch;
-  /** Starts the runtime for `run`: stdin, stdout, stderr and the copy's fd. */
-  start: (argv: string[], stdio: ProcessStdio[]) => StartedProcess;
   io: ForegroundIO;
   opts: ForegroundOptions;
   log: LogWriter;
@@ -145,17 +260,8 @@ interface RunContext {
 }
 
 /** Without a terminal: `runc run` in the foreground, its stdio piped through ctr. */
-async function runPlain({ runtime, copy, rec, runDir, global, start, io, opts, log, attach, markRunning }: RunContext): Promise<ForegroundResult> {
+async function runPlain({ runtime, io, opts, log, attach, markRunning }: RunContext, child: StartedProcess): Promise<ForegroundResult> {
   const stdin = opts.interactive && io.stdin ? io.stdin : undefined;
-  const stdio: ('pipe' | 'ignore')[] = [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'];
-  let child: StartedProcess;
-  try {
-    child = start([copy?.path ?? runtime.path, ...global, 'run', '--bundle', runDir, rec.id], copy ? withRuntimeCopy(stdio, copy) : stdio);
-  } catch (err) {
-    throw new CtrError(`cannot run ${runtime.path}: ${(err as Error).message}`);
-  } finally {
-    copy?.close();
-  }
   const containerIn = stdin ? child.stdin : null;
   if (containerIn) {
     // Once the user's input ended, the container's has too: later input from attach clients is dropped.

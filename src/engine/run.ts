@@ -3,13 +3,15 @@ import type { ContainerRecord } from '../store/containers.js';
 import { findContainer, isRunning, reconcile } from './containers.js';
 import { openEngine, type Engine } from './context.js';
 import { createContainer, type StoredConfig } from './create.js';
-import { runForeground, type ForegroundIO } from './foreground.js';
+import { beginForeground, runForeground, type ForegroundIO } from './foreground.js';
 import type { PullProgress } from './pull.js';
 import { removeContainer } from './remove.js';
 import type { CreateOptions } from './run-options.js';
 import { userTerminalSize } from '../runtime/tty.js';
-import { withUserNamespace, type HeldUserNamespace } from '../runtime/userns.js';
+import { holdUserNamespace, releaseUserNamespace, withUserNamespace, type HeldUserNamespace } from '../runtime/userns.js';
+import { detectIdMapping, type IdMapping } from '../runtime/idmap.js';
 import { copyRuntime, findRuntime, type OciRuntime, type RuntimeCopy } from '../runtime/oci.js';
+import type { RuntimeSpec } from '../runtime/spec.js';
 import { containerSpec, runtimeFor } from './start.js';
 import { deleteRuntimeState, startDetached } from './detached.js';
 
@@ -25,13 +27,54 @@ export interface RunResult {
   startError?: string;
 }
 
+/** What prepareRun began, and for which id mapping. */
+type Prepared = EarlyStart & { mapping?: IdMapping };
+
+/** What prepareRun began, for the run that follows. */
+let prepared: Prepared | undefined;
+
+/**
+ * Begins, before the command line is parsed, what a `run` will wait for: the runtime's copy of
+ * itself (not for -d) and, rootless, the runtime's user namespace. They take ~10 ms of the other
+ * core; begun here they are ready by the time the container is created, so that the runtime can
+ * start while the spec is made. What no run takes ends with the process.
+ */
+export function prepareRun(globals: { runtime?: string }, opts: { detached: boolean }): void {
+  releasePrepared(takePrepared());
+  const mapping = detectIdMapping();
+  prepared = { mapping, userns: holdUserNamespace(mapping), runtimeCopy: opts.detached ? undefined : copyRuntimeOf(() => findRuntime(globals.runtime)) };
+}
+
+/** What prepareRun began; the caller checks its mapping (usableNamespace) and releases it (releasePrepared). */
+function takePrepared(): Prepared {
+  const p = prepared ?? {};
+  prepared = undefined;
+  return p;
+}
+
+/** The namespace prepareRun began, when it has the engine's mapping (else it is released). */
+function usableNamespace(p: Prepared, mapping: IdMapping): Promise<HeldUserNamespace> | undefined {
+  if (!p.userns || JSON.stringify(p.mapping) === JSON.stringify(mapping)) return p.userns;
+  releaseUserNamespace(p.userns);
+  return undefined;
+}
+
+function releasePrepared(p: EarlyStart): void {
+  releaseUserNamespace(p.userns);
+  void p.runtimeCopy?.then((copy) => copy?.close());
+}
+
 /** `ctr run` in the foreground: create, start attached, and with --rm remove on every exit path. */
 export async function runContainer(opts: CreateOptions, io: RunIO): Promise<RunResult> {
-  // The runtime's copy of itself, and rootless its user namespace, are made while the container is created.
-  const runtimeCopy = copyRuntimeOf(() => findRuntime(opts.runtime));
+  const given = takePrepared();
+  // The runtime's copy of itself, and rootless its user namespace, are made while the container is
+  // created, when prepareRun did not begin them.
+  const runtimeCopy = given.runtimeCopy ?? copyRuntimeOf(() => findRuntime(opts.runtime));
+  let userns: Promise<HeldUserNamespace> | undefined;
   try {
     const engine = openEngine(opts);
-    return await withUserNamespace(engine.mapping, undefined, async (userns) => {
+    userns = usableNamespace(given, engine.mapping);
+    return await withUserNamespace(engine.mapping, userns, async (userns) => {
       const rec = await createContainer(engine, opts, io.progress);
       try {
         const result = await startAttached(engine, rec, io, opts.runtime, { userns, runtimeCopy });
@@ -41,7 +84,7 @@ export async function runContainer(opts: CreateOptions, io: RunIO): Promise<RunR
       }
     });
   } finally {
-    void runtimeCopy.then((copy) => copy?.close());
+    releasePrepared({ userns, runtimeCopy });
   }
 }
 
@@ -66,12 +109,21 @@ export async function startAttached(
   const runtimeCopy = early.runtimeCopy ?? copyRuntimeOf(() => runtimeFor(cfg, globalRuntime));
   try {
     return await withUserNamespace(engine.mapping, early.userns, async (userns) => {
-      const size = cfg.tty ? userTerminalSize(io.stdout, io.stdin ?? null) : undefined;
-      const { spec, notices } = containerSpec(engine, rec, { consoleSize: size ? { height: size.rows, width: size.cols } : undefined });
-      for (const n of notices) io.notice(n);
       const runtime = runtimeFor(cfg, globalRuntime);
       await deleteRuntimeState(engine, rec, runtime);
-      return runForeground(engine.store, runtime, rec, spec, io, { mapping: engine.mapping, userns, runtimeCopy, tty: cfg.tty, interactive: cfg.interactive });
+      // Without a terminal the runtime starts now, while the spec is made.
+      const begun = await beginForeground(engine.store, runtime, rec, io, { mapping: engine.mapping, userns, runtimeCopy, tty: cfg.tty, interactive: cfg.interactive });
+      let spec: RuntimeSpec;
+      try {
+        const size = cfg.tty ? userTerminalSize(io.stdout, io.stdin ?? null) : undefined;
+        const made = containerSpec(engine, rec, { consoleSize: size ? { height: size.rows, width: size.cols } : undefined });
+        for (const n of made.notices) io.notice(n);
+        spec = made.spec;
+      } catch (err) {
+        await begun.abort();
+        throw err;
+      }
+      return runForeground(begun, spec);
     });
   } finally {
     if (!early.runtimeCopy) void runtimeCopy.then((copy) => copy?.close());
@@ -113,9 +165,20 @@ export async function startContainer(opts: StartOptions, io: RunIO): Promise<Run
 
 /** `ctr run -d`: create, start under a monitor, return once the container runs (with --rm, a failed start removes it). */
 export async function runDetached(opts: CreateOptions, io: Pick<RunIO, 'progress' | 'notice'>): Promise<{ id: string }> {
+  const given = takePrepared();
+  releasePrepared({ runtimeCopy: given.runtimeCopy });
   const engine = openEngine(opts);
-  // Rootless, conmon's user namespace is made while the container is created.
-  return withUserNamespace(engine.mapping, undefined, async (userns) => {
+  // Rootless, conmon's user namespace is made while the container is created (or since prepareRun).
+  const userns = usableNamespace(given, engine.mapping);
+  try {
+    return await runDetachedIn(engine, opts, io, userns);
+  } finally {
+    releaseUserNamespace(userns);
+  }
+}
+
+async function runDetachedIn(engine: Engine, opts: CreateOptions, io: Pick<RunIO, 'progress' | 'notice'>, given: Promise<HeldUserNamespace> | undefined): Promise<{ id: string }> {
+  return withUserNamespace(engine.mapping, given, async (userns) => {
     const rec = await createContainer(engine, opts, io.progress);
     try {
       const { notices } = await startDetached(engine, rec, { runtime: opts.runtime, userns });

@@ -55,6 +55,8 @@ export interface RuntimeCopy {
   path: string;
   /** Closes ctr's descriptor: once the child is spawned, or when it will not be. */
   close(): void;
+  /** False once closed: a closed descriptor's number may already name another file. */
+  readonly open: boolean;
 }
 
 const COPY_CHILD_FD = 3;
@@ -81,6 +83,9 @@ export function copyRuntime(rt: OciRuntime): Promise<RuntimeCopy | undefined> {
           close: () => {
             if (open) closeSync(fd);
             open = false;
+          },
+          get open() {
+            return open;
           },
         });
       });

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { actors, asActor, CtrEnv } from '../helpers/ctr.js';
@@ -157,6 +157,36 @@ describe.each(actors())('ctr run as $kind', (actor) => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('Error: the input device is not a TTY\n');
     expect(await env.containers()).toEqual([]);
+  });
+
+  // Without a terminal the runtime starts before the spec is made and reads it from a FIFO at the
+  // bundle's config.json (src/engine/foreground.ts).
+  it('stops the runtime it started when the spec cannot be made, and leaves a regular config.json to the running container', async () => {
+    const id = (r: { stdout: string }) => r.stdout.trim();
+    const noUser = await env.ctr(['run', '--name', 'no-user', '-u', 'no-such-user', images.base, 'true']);
+    expect(noUser.code, noUser.stderr).toBe(125);
+    expect(noUser.stderr).toMatch(/^Error: unable to find user no-such-user/);
+    const created = id(await env.ctr(['inspect', '--format', '{{.Id}}', 'no-user']));
+    expect((await env.ctr(['inspect', '--format', '{{.State.Status}}', 'no-user'])).stdout.trim()).toBe('created');
+    // No FIFO that a later reader would wait on for ever, and no runtime left waiting for its spec.
+    expect(existsSync(join(env.runroot, 'containers', created, 'config.json'))).toBe(false);
+    expect(spawnSync('pgrep', ['-f', created]).stdout.toString()).toBe('');
+    // Started again, it fails the same way rather than hanging.
+    const again = await env.ctr(['start', '-a', 'no-user'], { timeoutMs: 20_000 });
+    expect([again.code, again.stderr]).toEqual([125, noUser.stderr]);
+
+    const script = 'trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done';
+    const child = env.spawnCtr(['run', '--name', 'up', images.base, 'sh', '-c', script]);
+    const done = exitOf(child);
+    await printed(child, 'ready');
+    const up = id(await env.ctr(['inspect', '--format', '{{.Id}}', 'up']));
+    const config = join(env.runroot, 'containers', up, 'config.json');
+    expect(statSync(config).isFile()).toBe(true);
+    expect(JSON.parse(readFileSync(config, 'utf8')).process.args).toEqual(['sh', '-c', script]);
+    const exec = await env.ctr(['exec', 'up', 'echo', 'in']);
+    expect([exec.code, exec.stdout]).toEqual([0, 'in\n']);
+    child.kill('SIGTERM');
+    expect((await done).code).toBe(42);
   });
 
   it('fails with exit 125 and one line on an unknown image, a bad flag or a bad value, leaving no container', async () => {
