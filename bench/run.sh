@@ -8,8 +8,8 @@
 #   sudo BENCH_ROOTFS=/tmp/bench-rootfs bench/run.sh
 # Environment: BENCH_ROOTFS=DIR reuse a debootstrap tree (see images.sh), BENCH_IMAGES=DIR reuse
 # the layouts images.sh wrote there (default /tmp/ctr-bench/images, pull.sh's), BENCH_OUT=DIR
-# where images, registry data and results go (default /tmp/ctr-bench-run), BENCH_RUNS (20),
-# BENCH_WARMUP (3), BENCH_LOOPFS=SIZE (default 4G) the size of the fresh ext4 file system (a sparse
+# where images, registry data and results go (default /tmp/ctr-bench-run), BENCH_RUNS (20 per
+# command, split over BENCH_ROUNDS hyperfine runs, default 10), BENCH_WARMUP (1, in each round), BENCH_LOOPFS=SIZE (default 4G) the size of the fresh ext4 file system (a sparse
 # loop file in BENCH_OUT) mounted over ~USER/ctr-bench-run for the stores; BENCH_LOOPFS= (empty)
 # uses the home directory's own file system. BENCH_KEEP=1 keeps the stores.
 set -euo pipefail
@@ -19,7 +19,8 @@ user=${BENCH_USER:-ctrtest}
 out=${BENCH_OUT:-/tmp/ctr-bench-run}
 images=${BENCH_IMAGES:-/tmp/ctr-bench/images}
 runs=${BENCH_RUNS:-20}
-warmup=${BENCH_WARMUP:-3}
+rounds=${BENCH_ROUNDS:-10}
+warmup=${BENCH_WARMUP:-1}
 loopsize=${BENCH_LOOPFS-4G}
 
 . "$here/bench/workspace.sh"
@@ -67,7 +68,10 @@ $runc_run
 [ -z "$($ctr_base ps -aq)" ] || { echo "run.sh: ctr run --rm left a container behind" >&2; exit 1; }
 [ -z "$($podman_base ps -aq)" ] || { echo "run.sh: podman run --rm left a container behind" >&2; exit 1; }
 
-args=(--warmup "$warmup" --runs "$runs" --export-markdown "$out/run.md" --export-json "$out/run.json")
+# In rounds: hyperfine runs one command's runs back to back, and this VM's speed drifts by a third
+# within a minute, so one long round compares ctr and podman at different speeds. Each round runs
+# every command; the ratios come from all rounds' runs together, and per round.
+args=()
 for image in busybox debian; do
   args+=(-n "ctr $image" "$ctr_run $reg/bench/$image:1 true")
   args+=(-n "podman $image" "$podman_run $reg/bench/$image:1 true")
@@ -76,15 +80,27 @@ args+=(-n "runc run (floor)" "$runc_run")
 args+=(-n "ctr --version" "$as_user $ctr --version")
 args+=(-n "podman --version" "$as_user podman --version")
 args+=(-n "runuser true" "$as_user true")
-bench_hyperfine "${args[@]}"
+rm -f "$out"/run-*.json
+for round in $(seq "$rounds"); do
+  bench_hyperfine --warmup "$warmup" --runs "$(( (runs + rounds - 1) / rounds ))" --export-json "$out/run-$round.json" "${args[@]}"
+done
+# All rounds' times per command, as one hyperfine-like result list.
+jq -s '. as $all | {results: [$all[0].results | keys[] as $i | {command: $all[0].results[$i].command,
+  times: [$all[].results[$i].times[]]} | .mean = (.times | add / length) | .min = (.times | min) | .max = (.times | max)
+  | .stddev = ((.times | map(. * .) | add / length) - .mean * .mean | sqrt)],
+  rounds: [$all[] | [.results[] | {key: .command, value: .mean}] | from_entries]}' "$out"/run-*.json > "$out/run.json"
+jq -r '"| Command | Mean [ms] | Min [ms] | Max [ms] |", "|:---|---:|---:|---:|",
+  (.results[] | "| `\(.command)` | \(.mean * 10000 | round / 10) ± \(.stddev * 10000 | round / 10) | \(.min * 10000 | round / 10) | \(.max * 10000 | round / 10) |")' "$out/run.json" > "$out/run.md"
 
 {
   echo "stores: $(bench_stores); network: none for both"
   echo "machine: $(bench_machine)"
   echo "versions: $($ctr version | head -1), podman $(podman version --format '{{.Client.Version}}' 2> /dev/null), $(runc --version | head -1), $(hyperfine --version)"
+  echo "runs: $rounds rounds of $(( (runs + rounds - 1) / rounds )) per command"
   echo
   cat "$out/run.md"
   echo
-  jq -r '[.results[] | {key: .command, value: .mean}] | from_entries as $m |
-    ["busybox", "debian"][] | "ctr/podman \(.): \($m["ctr " + .] / $m["podman " + .] * 100 | round / 100)"' "$out/run.json"
+  jq -r '.rounds as $r | ([.results[] | {key: .command, value: .mean}] | from_entries) as $m |
+    ["busybox", "debian"][] as $i | "ctr/podman \($i): \($m["ctr " + $i] / $m["podman " + $i] * 100 | round / 100)" +
+    " (rounds: \([$r[] | .["ctr " + $i] / .["podman " + $i] * 100 | round / 100] | map(tostring) | join(", ")))"' "$out/run.json"
 } | tee "$out/results.txt"
