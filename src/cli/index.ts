@@ -6,12 +6,9 @@ import type { CtrContext, PreparingCommand } from './command.js';
 import { allCommands, candidateCommands } from './commands.js';
 
 export function makeCli(list: CommandClass<CtrContext>[]): Cli<CtrContext> {
-  const cli = new Cli<CtrContext>({
-    binaryLabel: 'ctr',
-    binaryName: 'ctr',
-    binaryVersion: version,
-    enableColors: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
-  });
+  const cli = new Cli<CtrContext>({ binaryLabel: 'ctr', binaryName: 'ctr', binaryVersion: version });
+  // Asked only when help or an error is printed: opening standard output costs ~4 ms.
+  Object.defineProperty(cli, 'enableColors', { get: () => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR });
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
   for (const c of list) cli.register(c);

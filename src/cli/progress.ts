@@ -22,6 +22,19 @@ export function pullProgress(out: NodeJS.WritableStream & { isTTY?: boolean; col
   return out.isTTY ? new TerminalProgress(out) : new PlainProgress(out);
 }
 
+/** pullProgress on a stream opened only when a pull first reports (never, for an image that is here). */
+export function lazyPullProgress(out: () => NodeJS.WritableStream & { isTTY?: boolean; columns?: number }): PullProgress & { finish(): void } {
+  let real: (PullProgress & { finish(): void }) | undefined;
+  const get = () => (real ??= pullProgress(out(), false));
+  return {
+    resolved: (...args) => get().resolved?.(...args),
+    layer: (...args) => get().layer?.(...args),
+    writingManifest: () => get().writingManifest?.(),
+    notice: (text) => get().notice?.(text),
+    finish: () => real?.finish(),
+  };
+}
+
 class PlainProgress implements PullProgress {
   constructor(private readonly out: NodeJS.WritableStream) {}
 

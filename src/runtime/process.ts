@@ -70,7 +70,9 @@ export function startProcess(argv: string[], opts: StartOptions): StartedProcess
     for (const fd of theirs) closeSync(fd);
     if (devNull !== undefined) closeSync(devNull);
   }
-  const stream = (i: number) => (ours[i] === undefined ? null : new Socket({ fd: ours[i], readable: i > 0, writable: i === 0 }));
+  // Made on first use: loading Node's stream code (~4 ms) waits until the child runs.
+  const streams: (Socket | null | undefined)[] = [];
+  const stream = (i: number) => (streams[i] ??= ours[i] === undefined ? null : new Socket({ fd: ours[i], readable: i > 0, writable: i === 0 }));
   let exitCode: number | null = null;
   const exited = new Promise<number>((resolve, reject) =>
     consoleNative().waitPid(pid, (err, st) => {
@@ -81,9 +83,15 @@ export function startProcess(argv: string[], opts: StartOptions): StartedProcess
   );
   return {
     pid,
-    stdin: stream(0),
-    stdout: stream(1),
-    stderr: stream(2),
+    get stdin() {
+      return stream(0);
+    },
+    get stdout() {
+      return stream(1);
+    },
+    get stderr() {
+      return stream(2);
+    },
     get exitCode() {
       return exitCode;
     },

@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
 import type { GlobalArgs } from '../../main.js';
-import { pullProgress } from '../progress.js';
+import { lazyPullProgress, pullProgress } from '../progress.js';
 import { ContainerFlagsCommand } from './flags.js';
 
 export class RunCommand extends ContainerFlagsCommand {
@@ -50,16 +50,23 @@ export class RunCommand extends ContainerFlagsCommand {
     }
     const { checkTerminalInput } = await import('../../runtime/tty.js');
     checkTerminalInput({ interactive: opts.interactive ?? false, tty: opts.tty ?? false, stdin: () => this.context.stdin });
-    const progress = pullProgress(this.context.stderr, false);
+    // Standard output and error are opened (~4 ms of Node's stream code) only when first used,
+    // which for a present image is after the runtime has started.
+    const context = this.context;
+    const progress = lazyPullProgress(() => context.stderr);
     try {
       const result = await runContainer(
-        { ...this.context.globals, ...opts },
+        { ...context.globals, ...opts },
         {
-          stdin: opts.interactive ? this.context.stdin : undefined,
-          stdout: this.context.stdout,
-          stderr: this.context.stderr,
+          stdin: opts.interactive ? context.stdin : undefined,
+          get stdout() {
+            return context.stdout;
+          },
+          get stderr() {
+            return context.stderr;
+          },
           progress,
-          notice: (t) => this.context.stderr.write(`${t}\n`),
+          notice: (t) => context.stderr.write(`${t}\n`),
         },
       );
       if (result.startError) throw new CtrError(result.startError, result.exitCode);
