@@ -1,7 +1,8 @@
 import { closeSync, constants, mkdirSync, openSync, rmSync, symlinkSync } from 'node:fs';
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { CtrError, errorMessage } from '../errors.js';
 import { native, type SeqpacketReader } from '../native/index.js';
+import { net } from './lazy-modules.js';
 
 /** Where a container's attach socket and control fifo live (the store's monitor paths). */
 export interface AttachServerPaths {
@@ -158,7 +159,7 @@ export class AttachServer {
     native().mknod(path, constants.S_IFIFO | 0o600, 0, 0);
     const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     const keepOpen = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
-    const reader = new Socket({ fd: readFd, readable: true, writable: false });
+    const reader = new (net().Socket)({ fd: readFd, readable: true, writable: false });
     let pending = '';
     reader.on('data', (d: Buffer) => {
       pending += d.toString('latin1');

@@ -1,11 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { consoleNative } from '../native/console.js';
 import { native } from '../native/index.js';
 import { runtimeExit } from './oci.js';
+import { net } from './lazy-modules.js';
 
 /** A process ctr started and waits for: what running a container in the foreground needs of it. */
 export interface StartedProcess {
@@ -72,7 +73,7 @@ export function startProcess(argv: string[], opts: StartOptions): StartedProcess
   }
   // Made on first use: loading Node's stream code (~4 ms) waits until the child runs.
   const streams: (Socket | null | undefined)[] = [];
-  const stream = (i: number) => (streams[i] ??= ours[i] === undefined ? null : new Socket({ fd: ours[i], readable: i > 0, writable: i === 0 }));
+  const stream = (i: number) => (streams[i] ??= ours[i] === undefined ? null : new (net().Socket)({ fd: ours[i], readable: i > 0, writable: i === 0 }));
   let exitCode: number | null = null;
   const exited = new Promise<number>((resolve, reject) =>
     consoleNative().waitPid(pid, (err, st) => {

@@ -1,9 +1,9 @@
 import { rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import tty from 'node:tty';
 import { randomHex } from '../random.js';
 import { CtrError, errnoCode, errorMessage } from '../errors.js';
 import { consoleNative, type ConsoleReceive } from '../native/console.js';
+import { tty } from './lazy-modules.js';
 
 /** A unix socket the OCI runtime connects to (`--console-socket`) to hand over the pty master. */
 export interface ConsoleSocket {
@@ -146,7 +146,7 @@ export function attachTerminal(masterFd: number, opts: AttachOptions): TerminalA
     if (rawFd !== undefined) restoreTerminal(rawFd);
   };
 
-  const reader = new tty.ReadStream(fd);
+  const reader = new (tty().ReadStream)(fd);
   const writer = new PtyWriter(fd, (blocked) => (blocked ? stdin?.pause() : stdin?.resume()));
   const onOutputError = () => {
     outputBroken = true;
@@ -259,7 +259,7 @@ export class PtyWriter {
 /** The fd behind a stream when it is a terminal. */
 export function terminalFd(stream: NodeJS.ReadableStream | NodeJS.WritableStream): number | undefined {
   const fd = (stream as { fd?: unknown }).fd;
-  return typeof fd === 'number' && tty.isatty(fd) ? fd : undefined;
+  return typeof fd === 'number' && tty().isatty(fd) ? fd : undefined;
 }
 
 // Modes to put back, by the fd of the user's terminal: first saved wins, so nesting cannot lose the original.
