@@ -135,6 +135,13 @@ async function abortEarly(b: Begun): Promise<void> {
   closeSync(early.fifo);
 }
 
+/** Gives the runtime started early its spec (the FIFO holds all of it: this never blocks). */
+async function feedEarly(early: EarlyRuntime, text: string): Promise<StartedProcess> {
+  const data = Buffer.from(text);
+  for (let off = 0; off < data.length; ) off += writeSync(early.fifo, data, off);
+  return early.child;
+}
+
 /** The runtime's standard input for a run without a terminal: the user's, with -i. */
 function plainStdin(b: Begun): Readable | undefined {
   return b.opts.interactive && b.io.stdin ? b.io.stdin : undefined;
@@ -181,19 +188,21 @@ export async function runForeground(start: ForegroundStart, spec: RuntimeSpec): 
   const text = serializeSpec(spec);
   // A spec the FIFO cannot hold could block this thread: the runtime then starts again, as usual.
   if (b.early && Buffer.byteLength(text) > b.early.capacity) await abortEarly(b);
-  const early = b.early;
-  if (early) {
-    const data = Buffer.from(text);
-    for (let off = 0; off < data.length; ) off += writeSync(early.fifo, data, off);
-  }
-  // A regular file for what reads it later (exec): the runtime read the FIFO, or reads this.
-  writeFileAtomic(join(runDir, 'config.json'), text, 0o644, false);
   const launch = launcher(b);
   const paths = store.monitorPaths(rec.id);
-  // What an earlier run under conmon left would tell attach and logs that this one ended.
-  for (const f of [paths.exitFile, paths.oomFile]) rmSync(f, { force: true });
-  // Listening before the container is recorded as running: whoever sees it running can attach.
-  const attach = AttachServer.open({ ...paths, bundle: runDir }, { terminal: opts.tty });
+  let attach: AttachServer;
+  try {
+    // A regular file for what reads it later (exec); a runtime started early gets the spec from
+    // the FIFO (it opened that already) or from this file.
+    writeFileAtomic(join(runDir, 'config.json'), text, 0o644, false);
+    // What an earlier run under conmon left would tell attach and logs that this one ended.
+    for (const f of [paths.exitFile, paths.oomFile]) rmSync(f, { force: true });
+    // Listening before the container is recorded as running: whoever sees it running can attach.
+    attach = AttachServer.open({ ...paths, bundle: runDir }, { terminal: opts.tty });
+  } catch (err) {
+    await abortEarly(b);
+    throw err;
+  }
   const startedAt = new Date().toISOString();
   const markRunning = (pid: number | undefined) =>
     store.updateContainers((containers) => {
@@ -203,6 +212,8 @@ export async function runForeground(start: ForegroundStart, spec: RuntimeSpec): 
 
   let result: ForegroundResult;
   let copy: RuntimeCopy | undefined;
+  // Until runPlain has it, a runtime started early is this function's to end when something fails.
+  let adopted = false;
   try {
     const log = new LogWriter(join(store.containers.path(rec.id), 'ctr.log'));
     try {
@@ -213,11 +224,14 @@ export async function runForeground(start: ForegroundStart, spec: RuntimeSpec): 
         copy = usableCopy(b, await opts.runtimeCopy);
         result = await runWithTerminal({ ...ctx, copy }, store.socketDir());
       } else {
-        result = await runPlain(ctx, early ? await early.child : startPlain(b, await opts.runtimeCopy));
+        const child = b.early ? await feedEarly(b.early, text) : startPlain(b, await opts.runtimeCopy);
+        adopted = true;
+        result = await runPlain(ctx, child);
       }
     } finally {
       copy?.close();
-      if (early) closeSync(early.fifo);
+      if (!adopted) await abortEarly(b);
+      else if (b.early) closeSync(b.early.fifo);
       log.close();
     }
     try {
