@@ -143,14 +143,14 @@ async function feedEarly(early: EarlyRuntime, text: string): Promise<StartedProc
 }
 
 /** The runtime's standard input for a run without a terminal: the user's, with -i. */
-function plainStdin(b: Begun): Readable | undefined {
-  return b.opts.interactive && b.io.stdin ? b.io.stdin : undefined;
+function plainStdin(opts: ForegroundOptions, io: ForegroundIO): Readable | undefined {
+  return opts.interactive && io.stdin ? io.stdin : undefined;
 }
 
 /** Starts `runc run` for a run without a terminal, from the runtime's copy when there is one. */
 function startPlain(b: Begun, made: RuntimeCopy | undefined): StartedProcess {
   const copy = usableCopy(b, made);
-  const stdio: ('pipe' | 'ignore')[] = [plainStdin(b) ? 'pipe' : 'ignore', 'pipe', 'pipe'];
+  const stdio: ('pipe' | 'ignore')[] = [plainStdin(b.opts, b.io) ? 'pipe' : 'ignore', 'pipe', 'pipe'];
   const argv = [copy?.path ?? b.runtime.path, ...b.global, 'run', '--bundle', b.runDir, b.rec.id];
   try {
     // From the addon where it can (no fork of ctr, no nsenter); 'single' mode needs unshare.
@@ -275,7 +275,7 @@ interface RunContext {
 
 /** Without a terminal: `runc run` in the foreground, its stdio piped through ctr. */
 async function runPlain({ runtime, io, opts, log, attach, markRunning }: RunContext, child: StartedProcess): Promise<ForegroundResult> {
-  const stdin = opts.interactive && io.stdin ? io.stdin : undefined;
+  const stdin = plainStdin(opts, io);
   const containerIn = stdin ? child.stdin : null;
   if (containerIn) {
     // Once the user's input ended, the container's has too: later input from attach clients is dropped.

@@ -52,9 +52,9 @@ function takePrepared(): Prepared {
   return p;
 }
 
-/** The namespace prepareRun began, when it has the engine's mapping (else it is released). */
+/** The namespace prepareRun began, when it has the engine's mapping (detectIdMapping's, kept per process; else it is released). */
 function usableNamespace(p: Prepared, mapping: IdMapping): Promise<HeldUserNamespace> | undefined {
-  if (!p.userns || JSON.stringify(p.mapping) === JSON.stringify(mapping)) return p.userns;
+  if (!p.userns || p.mapping === mapping) return p.userns;
   releaseUserNamespace(p.userns);
   return undefined;
 }
