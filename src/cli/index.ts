@@ -4,6 +4,7 @@ import type { GlobalArgs } from '../main.js';
 import { version } from '../version.js';
 import type { CtrContext, PreparingCommand } from './command.js';
 import { allCommands, candidateCommands } from './commands.js';
+import { fastParse } from './fast-parse.js';
 
 export function makeCli(list: CommandClass<CtrContext>[]): Cli<CtrContext> {
   const cli = new Cli<CtrContext>({ binaryLabel: 'ctr', binaryName: 'ctr', binaryVersion: version });
@@ -20,7 +21,6 @@ export async function runCli(argv: string[], globals: GlobalArgs): Promise<numbe
   const candidates = await candidateCommands(argv);
   const preparing = candidates.length === 1 ? (candidates[0] as Partial<PreparingCommand>).prepare : undefined;
   if (preparing) await preparing.call(candidates[0], argv, globals);
-  let cli = makeCli(candidates);
   // Getters: opening standard input costs milliseconds, and most commands never read it.
   const context: CtrContext = {
     get stdin() {
@@ -38,25 +38,32 @@ export async function runCli(argv: string[], globals: GlobalArgs): Promise<numbe
     env: process.env,
     globals,
   };
-  let command;
-  try {
-    command = cli.process(argv, context);
-  } catch {
+  // Made only when used: a plain command line of one command is parsed without it (fastParse).
+  let cli: Cli<CtrContext> | undefined;
+  const getCli = () => (cli ??= makeCli(candidates));
+  let command = candidates.length === 1 ? fastParse(candidates[0]!, argv, context) : undefined;
+  if (command === undefined) {
+    const first = getCli();
     try {
-      // Parse again with every command, for clipanion's full message and suggestions.
-      cli = makeCli(await allCommands());
-      command = cli.process(argv, context);
-    } catch (err) {
-      process.stderr.write(cli.error(err, { colored: false }));
-      return 125;
+      command = first.process(argv, context);
+    } catch {
+      try {
+        // Parse again with every command, for clipanion's full message and suggestions.
+        cli = makeCli(await allCommands());
+        command = cli.process(argv, context);
+      } catch (err) {
+        process.stderr.write(getCli().error(err, { colored: false }));
+        return 125;
+      }
     }
   }
   if (command.help) {
-    process.stdout.write(cli.usage(command, { detailed: true }));
+    process.stdout.write(getCli().usage(command, { detailed: true }));
     return 0;
   }
-  // Builtins.HelpCommand (ctr --help) prints through this.cli, which Cli.run() would have set.
-  command.cli = cli as unknown as typeof command.cli;
+  // Builtins.HelpCommand (ctr --help) prints through this.cli, which Cli.run() would have set; no
+  // command of ctr's own reads it, so it is made on first use.
+  Object.defineProperty(command, 'cli', { get: getCli, configurable: true, enumerable: true });
   try {
     return (await command.validateAndExecute()) ?? 0;
   } catch (err) {
