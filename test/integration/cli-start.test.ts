@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { actors, CtrEnv, type RunResult } from '../helpers/ctr.js';
 
 interface Reference {
@@ -41,6 +41,23 @@ describe.each(actors())('the command line as $kind', (actor) => {
     const bad = await env.ctr(['ps', '--no-such-flag']);
     expect(bad.code).toBe(125);
     expect(bad.stderr).toContain('Unsupported option name ("--no-such-flag")');
+  });
+
+  it('exits with its code and leaves the pipe it wrote to as it found it', async () => {
+    // ctr skips Node's teardown once it is done (src/main.ts), but not Node's restoring of the
+    // descriptors' flags: the shell shares this pipe, and must not find it left non-blocking.
+    const ctr = inject('ctrCommand')
+      .map((a) => `'${a.replaceAll("'", "'\\''")}'`)
+      .join(' ');
+    const script = `{ ${ctr} ps -a; echo "code $?"; grep ^flags: /proc/self/fdinfo/1; ${ctr} rm no-such 2>/dev/null; echo "code $?"; grep ^flags: /proc/self/fdinfo/1; } | cat`;
+    const out = await env.exec(['sh', '-c', script]);
+    expect(out.code, out.stderr).toBe(0);
+    const lines = out.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^CONTAINER ID +IMAGE/);
+    expect(lines.filter((l) => l.startsWith('code '))).toEqual(['code 0', 'code 1']);
+    const flags = lines.filter((l) => l.startsWith('flags:')).map((l) => parseInt(l.split(/\s+/)[1]!, 8));
+    expect(flags).toHaveLength(2);
+    for (const f of flags) expect(f & 0o4000, 'O_NONBLOCK left on the pipe').toBe(0);
   });
 
   it('suggests the commands an unknown or misspelled command line may have meant', async () => {
