@@ -35,6 +35,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const { globals, rest } = splitGlobals(argv);
+  await (await import('./cli/prepare.js')).prepareCommand(rest, globals);
   const { runCli } = await import('./cli/index.js');
   process.exitCode = await runCli(rest, globals);
 }

@@ -2,7 +2,7 @@ import { Builtins, Cli, UsageError, type CommandClass } from 'clipanion';
 import { CtrError } from '../errors.js';
 import type { GlobalArgs } from '../main.js';
 import { version } from '../version.js';
-import type { CtrContext, PreparingCommand } from './command.js';
+import type { CtrContext } from './command.js';
 import { allCommands, candidateCommands } from './commands.js';
 import { fastParse } from './fast-parse.js';
 
@@ -19,8 +19,6 @@ export function makeCli(list: CommandClass<CtrContext>[]): Cli<CtrContext> {
 /** Parses, runs one command, maps errors to docker's exit codes (125 for ctr's own). */
 export async function runCli(argv: string[], globals: GlobalArgs): Promise<number> {
   const candidates = await candidateCommands(argv);
-  const preparing = candidates.length === 1 ? (candidates[0] as Partial<PreparingCommand>).prepare : undefined;
-  if (preparing) await preparing.call(candidates[0], argv, globals);
   // Getters: opening standard input costs milliseconds, and most commands never read it.
   const context: CtrContext = {
     get stdin() {

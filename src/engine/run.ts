@@ -8,9 +8,9 @@ import type { PullProgress } from './pull.js';
 import { removeContainer } from './remove.js';
 import type { CreateOptions } from './run-options.js';
 import { userTerminalSize } from '../runtime/tty.js';
-import { holdUserNamespace, releaseUserNamespace, withUserNamespace, type HeldUserNamespace } from '../runtime/userns.js';
-import { detectIdMapping, type IdMapping } from '../runtime/idmap.js';
-import { copyRuntime, findRuntime, type OciRuntime, type RuntimeCopy } from '../runtime/oci.js';
+import { releaseUserNamespace, withUserNamespace, type HeldUserNamespace } from '../runtime/userns.js';
+import { findRuntime } from '../runtime/oci.js';
+import { copyRuntimeOf, releasePrepared, takePrepared, usableNamespace, type EarlyStart } from './prepare.js';
 import type { RuntimeSpec } from '../runtime/spec.js';
 import { containerSpec, runtimeFor } from './start.js';
 import { deleteRuntimeState, startDetached } from './detached.js';
@@ -25,45 +25,6 @@ export interface RunResult {
   exitCode: number;
   /** What the runtime said when the command could not be started (exit 125/126/127). */
   startError?: string;
-}
-
-/** What prepareRun began, and for which id mapping. */
-type Prepared = EarlyStart & { mapping?: IdMapping };
-
-/** What prepareRun began, for the run that follows. */
-let prepared: Prepared | undefined;
-
-/**
- * Begins, before the command line is parsed, what a `run` will wait for: the runtime's copy of
- * itself (not for -d) and, rootless, the runtime's user namespace. They take ~10 ms of the other
- * core; begun here they are ready by the time the container is created, so that the runtime can
- * start while the spec is made. What no run takes ends with the process.
- */
-export function prepareRun(globals: { runtime?: string }, opts: { detached: boolean }): void {
-  releasePrepared(takePrepared());
-  // The copy first: it takes longest (~5 ms to copy runc here), and needs no id mapping.
-  const runtimeCopy = opts.detached ? undefined : copyRuntimeOf(() => findRuntime(globals.runtime));
-  const mapping = detectIdMapping();
-  prepared = { mapping, userns: holdUserNamespace(mapping), runtimeCopy };
-}
-
-/** What prepareRun began; the caller checks its mapping (usableNamespace) and releases it (releasePrepared). */
-function takePrepared(): Prepared {
-  const p = prepared ?? {};
-  prepared = undefined;
-  return p;
-}
-
-/** The namespace prepareRun began, when it has the engine's mapping (detectIdMapping's, kept per process; else it is released). */
-function usableNamespace(p: Prepared, mapping: IdMapping): Promise<HeldUserNamespace> | undefined {
-  if (!p.userns || p.mapping === mapping) return p.userns;
-  releaseUserNamespace(p.userns);
-  return undefined;
-}
-
-function releasePrepared(p: EarlyStart): void {
-  releaseUserNamespace(p.userns);
-  void p.runtimeCopy?.then((copy) => copy?.close());
 }
 
 /** `ctr run` in the foreground: create, start attached, and with --rm remove on every exit path. */
@@ -88,14 +49,6 @@ export async function runContainer(opts: CreateOptions, io: RunIO): Promise<RunR
   } finally {
     releasePrepared({ userns, runtimeCopy });
   }
-}
-
-/** What a caller of startAttached began earlier, to be done meanwhile. */
-export interface EarlyStart {
-  /** Rootless: the runtime's user namespace (see holdUserNamespace). */
-  userns?: Promise<HeldUserNamespace>;
-  /** A sealed copy of the runtime's executable (see copyRuntime); the caller closes it. */
-  runtimeCopy?: Promise<RuntimeCopy | undefined>;
 }
 
 /** Starts a created or exited container with ctr as its monitor, wired to io. */
@@ -130,17 +83,6 @@ export async function startAttached(
   } finally {
     if (!early.runtimeCopy) void runtimeCopy.then((copy) => copy?.close());
   }
-}
-
-/** A copy of the runtime find() names; none when it names none (the start then says so). */
-function copyRuntimeOf(find: () => OciRuntime): Promise<RuntimeCopy | undefined> {
-  let runtime: OciRuntime;
-  try {
-    runtime = find();
-  } catch {
-    return Promise.resolve(undefined);
-  }
-  return copyRuntime(runtime);
 }
 
 export interface StartOptions {

@@ -1,5 +1,4 @@
 import { Command, Option } from 'clipanion';
-import type { GlobalArgs } from '../../main.js';
 import { lazyPullProgress, pullProgress } from '../progress.js';
 import { ContainerFlagsCommand } from './flags.js';
 
@@ -25,14 +24,6 @@ export class RunCommand extends ContainerFlagsCommand {
   });
 
   detach = Option.Boolean('-d,--detach', false, { description: 'run in the background under a small monitor (conmon) and print the container ID' });
-
-  /** Begins the runtime's copy and user namespace while the command line is parsed (see prepareRun). */
-  static async prepare(argv: string[], globals: GlobalArgs): Promise<void> {
-    if (argv.some((a) => a === '--help' || a === '-h')) return;
-    const { prepareRun } = await import('../../engine/run.js');
-    // Only a guess (a command's own -d counts too): it decides what is begun, never what is done.
-    prepareRun(globals, { detached: argv.some((a) => a === '--detach' || /^-[a-zA-Z]*d[a-zA-Z]*$/.test(a)) });
-  }
 
   async execute(): Promise<number> {
     const { runContainer, runDetached } = await import('../../engine/run.js');
