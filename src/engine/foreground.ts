@@ -61,6 +61,8 @@ interface EarlyRuntime {
   /** What the FIFO holds: a spec larger than this could not be written without a reader. */
   capacity: number;
   child: Promise<StartedProcess>;
+  /** True once the runtime runs (its copy and namespace were both delivered). */
+  readonly started: boolean;
 }
 
 interface Begun extends ForegroundStart {
@@ -112,12 +114,22 @@ function startEarly(b: Begun): EarlyRuntime {
   } catch {
     // The system's limit is lower: the default capacity then.
   }
+  let started = false;
   const child = (async () => {
     b.held = await b.opts.userns;
-    return startPlain(b, await b.opts.runtimeCopy);
+    const runtime = startPlain(b, await b.opts.runtimeCopy);
+    started = true;
+    return runtime;
   })();
   child.catch(() => {});
-  return { fifo, capacity, child };
+  return {
+    fifo,
+    capacity,
+    child,
+    get started() {
+      return started;
+    },
+  };
 }
 
 async function abortEarly(b: Begun): Promise<void> {
@@ -185,6 +197,9 @@ function launcher(b: Begun): Launch {
 export async function runForeground(start: ForegroundStart, spec: RuntimeSpec): Promise<ForegroundResult> {
   const b = start as Begun;
   const { store, runtime, rec, io, opts, runDir, stateDir, global } = b;
+  // The copy or the namespace may have come in while the spec was made: one turn of the event
+  // loop lets the runtime start now rather than after the attach socket and the log are ready.
+  if (b.early && !b.early.started) await new Promise((resolve) => setImmediate(resolve));
   const text = serializeSpec(spec);
   // A spec the FIFO cannot hold could block this thread: the runtime then starts again, as usual.
   if (b.early && Buffer.byteLength(text) > b.early.capacity) await abortEarly(b);
