@@ -66,14 +66,13 @@ export function cachedAssetFile(content: Buffer, env: NodeJS.ProcessEnv = proces
   return undefined;
 }
 
-function cacheDirs(env: NodeJS.ProcessEnv): string[] {
-  const dirs: string[] = [];
-  if (env.XDG_CACHE_HOME?.startsWith('/')) dirs.push(join(env.XDG_CACHE_HOME, 'ctr'));
+/** The candidates in order, each worked out only when the one before cannot be used (every start asks). */
+function* cacheDirs(env: NodeJS.ProcessEnv): Generator<string> {
+  if (env.XDG_CACHE_HOME?.startsWith('/')) yield join(env.XDG_CACHE_HOME, 'ctr');
   const home = env.HOME?.startsWith('/') ? env.HOME : safeHomedir();
   // A missing home is not ours to create (HOME=/nonexistent is common for service users).
-  if (home && home !== '/' && isDirectory(home)) dirs.push(join(home, '.cache', 'ctr'));
-  dirs.push(join(tmpdir(), `ctr-${hostUid()}`));
-  return dirs;
+  if (home && home !== '/' && isDirectory(home)) yield join(home, '.cache', 'ctr');
+  yield join(tmpdir(), `ctr-${hostUid()}`);
 }
 
 /**
@@ -115,8 +114,11 @@ function safeHomedir(): string | undefined {
  * id, so the comparison still holds; nothing is chowned.
  */
 function privateDir(dir: string): boolean {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = lstatSync(dir);
+  let st = lstatSync(dir, { throwIfNoEntry: false });
+  if (!st) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    st = lstatSync(dir);
+  }
   return st.isDirectory() && st.uid === process.getuid!() && (st.mode & 0o022) === 0;
 }
 
