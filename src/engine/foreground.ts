@@ -17,7 +17,7 @@ import type { ContainerRecord } from '../store/containers.js';
 import { LogWriter, type LogStream } from '../store/logs.js';
 import type { Store } from '../store/store.js';
 import { processStartTime } from './containers.js';
-import { copyOutput } from '../runtime/output.js';
+import { copyOutput, pumpOutput } from '../runtime/output.js';
 import { connectChild, FORWARDED_SIGNALS, forwardSignals } from '../runtime/signals.js';
 
 /** The standard streams a foreground container is wired to (the CLI's, or a test's). */
@@ -303,19 +303,30 @@ async function runPlain({ runtime, io, opts, log, attach, markRunning }: RunCont
   const disconnect = connectChild(child, stdin, FORWARDED);
   let startError: string | undefined;
   const failurePrefix = `${runtime.name} run failed: `;
-  // When our reader goes away (| head), the container's next write gets EPIPE, as it would directly.
-  const tee = (from: Readable, to: Writable, stream: LogStream) =>
-    copyOutput(from, to, (chunk) => {
-      // The runtime's own last word shares the container's stderr: keep it out of the output.
-      if (stream === 'stderr' && chunk.toString('utf8', 0, failurePrefix.length) === failurePrefix) {
-        startError = chunk.toString('utf8').slice(failurePrefix.length).trim();
-        return true;
-      }
+  let logFailed = false;
+  const holdBack = (stream: LogStream) => (chunk: Buffer) => {
+    // The runtime's own last word shares the container's stderr: keep it out of the output.
+    if (stream === 'stderr' && chunk.toString('utf8', 0, failurePrefix.length) === failurePrefix) {
+      startError = chunk.toString('utf8').slice(failurePrefix.length).trim();
+      return true;
+    }
+    try {
       log.write(stream, chunk);
-      attach.output(stream, chunk);
-      return false;
-    });
-  const copied = Promise.all([tee(child.stdout!, io.stdout, 'stdout'), tee(child.stderr!, io.stderr, 'stderr')]);
+    } catch (err) {
+      // A full disk must not cut the container's output off its user: only the log misses it.
+      if (!logFailed) io.stderr.write(`Warning: the container's output can no longer be kept for \`ctr logs\`: ${(err as Error).message}\n`);
+      logFailed = true;
+    }
+    attach.output(stream, chunk);
+    return false;
+  };
+  // Our own standard output and error are opened with the container's first output to them. When
+  // our reader goes away (| head), the container's next write gets EPIPE, as it would directly.
+  const tee = (i: 1 | 2, to: () => Writable, stream: LogStream) =>
+    child.readOutput
+      ? pumpOutput((onChunk) => child.readOutput!(i, onChunk), to, holdBack(stream))
+      : copyOutput((i === 1 ? child.stdout : child.stderr)!, to(), holdBack(stream));
+  const copied = Promise.all([tee(1, () => io.stdout, 'stdout'), tee(2, () => io.stderr, 'stderr')]);
   let status: number;
   try {
     status = await child.exited;

@@ -84,6 +84,8 @@ export interface Native {
    * caller's: close it after the last callback.
    */
   seqpacketRead(fd: number, onPacket: (err: NodeJS.ErrnoException | null, packet: Buffer | null) => void): SeqpacketReader;
+  /** As seqpacketRead, for the read end of a pipe: each callback gets what one read returned. */
+  pipeRead(fd: number, onChunk: (err: NodeJS.ErrnoException | null, chunk: Buffer | null) => void): SeqpacketReader;
   /**
    * A new SOCK_SEQPACKET socket listening at path (which must not exist), however long the path,
    * mode 0700; returns its fd (close-on-exec).

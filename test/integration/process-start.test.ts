@@ -64,6 +64,55 @@ describe('startProcess', () => {
     }
   });
 
+  it("reads output on the addon's thread: every byte in order, then its end, and the stream getter then gives none", async () => {
+    // 3 MB of every byte value, more than a pipe holds: the writer waits for the reader.
+    const dir = mkdtempSync(join(tmpdir(), 'ctr-start-test-'));
+    try {
+      const block = Buffer.alloc(262144);
+      for (let i = 0; i < block.length; i++) block[i] = (i * 7 + (i >> 8)) & 0xff;
+      writeFileSync(join(dir, 'block'), block);
+      const p = startProcess(['/bin/sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do cat "$0"; done', join(dir, 'block')], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const chunks: Buffer[] = [];
+      let ends = 0;
+      const read = new Promise<void>((resolve, reject) =>
+        p.readOutput!(1, (err, chunk) => {
+          if (err) return reject(err);
+          if (chunk === null) {
+            ends++;
+            return resolve();
+          }
+          chunks.push(chunk);
+        }),
+      );
+      expect(p.stdout).toBeNull();
+      expect(() => p.readOutput!(1, () => {})).toThrow(/read as a stream already/);
+      await read;
+      expect(await p.exited).toBe(0);
+      expect(Buffer.concat(chunks).equals(Buffer.concat(Array.from({ length: 12 }, () => block)))).toBe(true);
+      expect(chunks.length).toBeGreaterThan(1);
+      expect(ends).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('cancels reading output: the pipe is closed, and the writer gets EPIPE as with a reader gone', async () => {
+    const p = startProcess(['/bin/sh', '-c', 'trap "" PIPE; while :; do echo line || { echo "stopped: $?" >&2; exit 0; }; done'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const err = collect(p.stderr);
+    let lines = 0;
+    const last = await new Promise<Error | null>((resolve) => {
+      const reader = p.readOutput!(1, (e, chunk) => {
+        if (e || chunk === null) return resolve(e);
+        lines += chunk.toString().split('\n').length - 1;
+        if (lines >= 10) reader.cancel();
+      });
+    });
+    expect((last as NodeJS.ErrnoException | null)?.code).toBe('ECANCELED');
+    expect(await p.exited).toBe(0);
+    // Its echo failed (the shell says how: EPIPE), which ended its loop.
+    expect((await err).trim().split('\n').at(-1)).toMatch(/^stopped: [1-9]/);
+  });
+
   it('reports a program ended by a signal as 128+N, and kill() sends signals', async () => {
     const p = startProcess(['/bin/sleep', '30'], { stdio: ['ignore', 'ignore', 'ignore'] });
     p.kill('SIGKILL');
